@@ -1,0 +1,16 @@
+"""pytest configuration shared by ``tests/`` and users' runs: Hypothesis profiles, tool checks."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from properties.profiles import load_selected_profile
+
+PROFILE = load_selected_profile()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"dyndiet: hypothesis profile {PROFILE!r} (CI={os.environ.get('CI', '')!r})"
+

@@ -1,0 +1,3 @@
+from dyndiet.cli import main
+
+raise SystemExit(main())

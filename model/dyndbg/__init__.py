@@ -1,0 +1,1 @@
+"""Dynamic debug: records, tables, the control language, the control file, print decisions."""

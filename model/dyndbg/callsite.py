@@ -1,0 +1,34 @@
+"""What a ``pr_debug()`` callsite is at the source level, before any linker places it.
+
+``DEFINE_DYNAMIC_DEBUG_METADATA`` (include/linux/dynamic_debug.h) records ``KBUILD_MODNAME``,
+``__func__``, ``__FILE__``, the format, ``__LINE__``, the class and the default flags.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+#: ``_DPRINTK_CLASS_DFLT`` = (1 << CLS_BITS) - 1, include/linux/dynamic_debug.h, v6.1+.
+DPRINTK_CLASS_DFLT = 63
+
+
+@attrs.frozen
+class CallsiteSpec:
+    """One ``pr_debug()`` callsite as its source states it."""
+
+    modname: str
+    function: str
+    filename: str
+    format: str
+    lineno: int
+    class_id: int = DPRINTK_CLASS_DFLT
+    flags: int = 0
+
+
+@attrs.frozen
+class ModuleSpec:
+    """A module's callsites in link order; ``builtin`` ones live in vmlinux' ``__dyndbg``."""
+
+    name: str
+    callsites: tuple[CallsiteSpec, ...]
+    builtin: bool = False

@@ -52,6 +52,8 @@ class Property:
     #: Whether the property applies to a design (default: every design).
     applies: Callable[[DesignRef], bool] = attrs.field(default=lambda d: True, eq=False,
                                                        repr=False)
+    #: Unlisted properties run only when asked for by name (``--property``): examples, tests.
+    listed: bool = True
 
 
 _CATALOGUE: dict[str, Property] = {}
@@ -65,10 +67,10 @@ def register(prop: Property) -> Property:
     return prop
 
 
-def catalogue() -> tuple[Property, ...]:
-    """Every registered property, in registration order."""
+def catalogue(*, unlisted: bool = False) -> tuple[Property, ...]:
+    """Every registered (listed) property, in registration order."""
     _load_builtin_properties()
-    return tuple(_CATALOGUE.values())
+    return tuple(p for p in _CATALOGUE.values() if p.listed or unlisted)
 
 
 def get_property(name: str) -> Property:

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule
 
 from model.errors import SleepingInInvalidContext
-from properties.catalogue import DesignRef, Property, Target
+from properties.catalogue import DesignRef, Property, Target, register
 from properties.tracing import TracedMachine, traced
 
 
@@ -68,8 +68,9 @@ def stack_machine(design: DesignRef, target: Target) -> type[TracedMachine]:
     return StackMachine
 
 
-TOY_PROPERTY = Property("toy-equivalence", "equivalence",
-                        "The stack keeps every value pushed.", stack_machine)
+TOY_PROPERTY = register(Property("toy-equivalence", "equivalence",
+                                 "The stack keeps every value pushed.", stack_machine,
+                                 listed=False))
 
 
 def ref(cls: type[GoodStack]) -> DesignRef:

@@ -1,0 +1,134 @@
+"""``dyndiet check`` and ``dyndiet report`` end to end on toy designs given as design files:
+exit status, report formats, reproducers that fail as reported, errors of design files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tests.toy_designs  # noqa: F401  (registers the unlisted toy property)
+from dyndiet.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DESIGN_FILE = """
+from tests.toy_designs import GoodStack, LossyStack, SleepyStack
+
+class Good(GoodStack):
+    name = "good"
+
+class Lossy(LossyStack):
+    name = "lossy"
+
+class Sleepy(SleepyStack):
+    name = "sleepy"
+
+DESIGNS = [Good, Lossy, Sleepy]
+"""
+
+
+@pytest.fixture
+def design_file(tmp_path: Path) -> Path:
+    p = tmp_path / "my_design.py"
+    p.write_text(DESIGN_FILE)
+    return p
+
+
+def check(*args: str) -> int:
+    return main(["check", "--property", "toy-equivalence", "--steps", "10", *args])
+
+
+def test_check_reports_and_exit_status(design_file: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    assert check(str(design_file), "--output", str(out), "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema"] == "dyndiet.report/1"
+    verdicts = {d["name"]: d["properties"][0]["status"] for d in doc["designs"]}
+    assert verdicts == {"good": "passed", "lossy": "failed", "sleepy": "failed"}
+    sleepy = next(d for d in doc["designs"] if d["name"] == "sleepy")
+    cx = sleepy["properties"][0]["counterexample"]
+    assert cx["message"].startswith("BUG: sleeping function called from invalid context")
+    assert cx["step_count"] == 1 and cx["steps"] == [{"rule": "push", "args": {"v": 101}}]
+    text = (out / "report.txt").read_text()
+    assert max(len(line) for line in text.splitlines()) <= 72
+    assert "shrunk to 1 step(s):" in text and "state.push(v=101)" in text
+    assert "| sleepy |" not in (out / "report.md").read_text()  # designs are headings
+    assert "### failed: toy-equivalence" in (out / "report.md").read_text()
+
+
+def test_only_passing_designs_exit_0(tmp_path: Path) -> None:
+    p = tmp_path / "good.py"
+    p.write_text("from tests.toy_designs import GoodStack\n"
+                 "class Good(GoodStack):\n    name = 'good'\nDESIGNS = [Good]\n")
+    assert check(str(p)) == 0
+
+
+def test_reproducer_fails_as_reported(design_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    check(str(design_file), "--output", str(out))
+    repros = sorted(out.glob("test_repro_*.py"))
+    assert [r.name for r in repros] == [
+        "test_repro_lossy_toy_equivalence_v6_1_x86_64.py",
+        "test_repro_sleepy_toy_equivalence_v6_1_x86_64.py"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(repros[1])], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout
+    assert "SleepingInInvalidContext" in proc.stdout
+    assert "1 failed" in proc.stdout
+
+
+def test_report_renders_saved_json(design_file: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    check(str(design_file), "--output", str(out))
+    capsys.readouterr()
+    assert main(["report", str(out / "report.json"), "--format", "markdown"]) == 1
+    md = capsys.readouterr().out
+    assert "## `lossy`" in md and "**failed**" in md
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    ("import no_such_module_xyz\n", "my_design.py:1: design file does not import: "
+                                    "ModuleNotFoundError"),
+    ("x = 1\n\ndef f(:\n", "my_design.py:3: design file does not import: SyntaxError"),
+    ("X = 1\n", "defines no designs"),
+])
+def test_broken_design_file_is_one_line_exit_2(tmp_path: Path, content: str, expected: str,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "my_design.py"
+    bad.write_text(content)
+    good = tmp_path / "good.py"
+    good.write_text("from tests.toy_designs import GoodStack\n"
+                    "class Good(GoodStack):\n    name = 'good'\nDESIGNS = [Good]\n")
+    assert check(str(bad), str(good)) == 2
+    captured = capsys.readouterr()
+    assert expected in captured.err and captured.err.count("\n") == 1
+    assert "Traceback" not in captured.err
+    assert "good" in captured.out  # the other design was still checked
+
+
+def test_design_raising_inside_protocol_names_file_and_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "raises.py"
+    p.write_text("class Broken:\n    name = 'broken'\n    items: list = []\n"
+                 "    def push(self, v):\n        raise TypeError('push() got confused')\n"
+                 "DESIGNS = [Broken]\n")
+    assert check(str(p)) == 2
+    err = capsys.readouterr().err
+    assert f"{p}:5: TypeError: push() got confused" in err
+
+
+def test_bad_report_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    p = tmp_path / "r.json"
+    p.write_text("{not json")
+    assert main(["report", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("dyndiet report: ") and "not JSON" in err and err.count("\n") == 1

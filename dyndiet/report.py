@@ -37,7 +37,7 @@ class DesignRun:
 
 
 def tool_info(*, command: Sequence[str], profile: str, max_examples: int, steps: int,
-              seed: int | None) -> dict[str, Any]:
+              seed: int | str | None) -> dict[str, Any]:
     return {
         "dyndiet": __version__,
         "hypothesis": hypothesis.__version__,

@@ -71,6 +71,9 @@ class Abi:
     kernel_base: int
     #: Start of the module area (``MODULES_VADDR``).
     module_base: int
+    #: GCC's ``TARGET_ALIGN_ANON_BITFIELD``: unnamed bitfields (zero-width ones too) raise the
+    #: alignment of the enclosing struct to their type's (AAPCS, AAPCS64); elsewhere they do not.
+    align_anon_bitfield: bool = False
 
     @property
     def pointer_size(self) -> int:
@@ -122,9 +125,9 @@ _ABIS: tuple[Abi, ...] = (
     Abi("i386", "i686-linux-gnu", "little", 4, True, 4, 4, Scalar(12, 4), 4096,
         0xC0000000, 0xC1000000, 0xF8000000),
     Abi("aarch64", "aarch64-linux-gnu", "little", 8, False, 8, 8, Scalar(16, 16), 4096,
-        0xFFFF000000000000, 0xFFFF800010000000, 0xFFFF800008000000),
+        0xFFFF000000000000, 0xFFFF800010000000, 0xFFFF800008000000, True),
     Abi("arm", "arm-linux-gnueabihf", "little", 4, False, 8, 8, Scalar(8, 8), 4096,
-        0xC0000000, 0xC0008000, 0xBF000000),
+        0xC0000000, 0xC0008000, 0xBF000000, True),
     Abi("riscv64", "riscv64-linux-gnu", "little", 8, False, 8, 8, Scalar(16, 16), 4096,
         0xFFFFFFE000000000, 0xFFFFFFE000200000, 0xFFFFFFFF80000000),
     Abi("s390x", "s390x-linux-gnu", "big", 8, False, 8, 8, Scalar(16, 8), 4096,

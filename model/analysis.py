@@ -1,0 +1,262 @@
+"""The figures ``dyndiet analyze`` reports on real callsite tables.
+
+Per table (a vmlinux or a module, :class:`model.elf.DyndbgTable`) and in total:
+
+* per pointer member (``modname``, ``function``, ``filename``, ``format``): **adjacent repeats**,
+  the 2020 series' own metric (Jim Cromie, "[PATCH 2/7] dyndbg: motivate a diet plan", v5.8:
+  ``dynamic_debug_init()`` counts ``prev->modname == iter->modname``, pointer identity, over the
+  records in link order); the same by string content; distinct pointers; distinct strings; odd
+  pointers (``addr % 2``) and the ``addr % 8`` histogram of Cromie's November-2020 patch 3/7;
+* the largest line number (``lineno:18`` holds up to 262143);
+* bytes of distinct strings (each distinct content once, with its NUL; and each distinct pointer
+  target once);
+* per-object compression as zram's backends would apply it to each object alone
+  (``drivers/block/zram/backend_{lz4,zstd,deflate}.c``: ``LZ4_compress_default``; zstd level 3,
+  a frame without checksum or content size; raw deflate, level 6, window bits 11, memLevel 9),
+  with an object kept raw when compression does not shrink it, on the full record and on the
+  August-2020 ``struct _ddebug_callsite``; and the record array cut into pages, each compressed
+  on its own, as zram stores a page.
+
+Adjacent repeats never count across tables: each module is its own ``ddebug_table`` in the
+kernel, so a module's first record repeats nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+
+import attrs
+import lz4.block
+import zstandard
+
+from model.builtin_layouts import ddebug_split_layouts
+from model.elf import POINTER_FIELDS, DyndbgTable
+
+#: Compressors as zram's backends configure them, by the names zram's ``comp_algorithm`` uses.
+COMPRESSORS: tuple[str, ...] = ("lz4", "zstd", "deflate")
+
+
+@attrs.frozen
+class FieldFigures:
+    """Figures of one pointer member over a sequence of records."""
+
+    #: Records whose pointer equals the previous record's (the 2020 "rep-prev ptr").
+    adjacent_repeats: int
+    #: Records whose string equals the previous record's ("rep-prev str").
+    adjacent_repeats_by_string: int
+    #: Distinct pointer values.
+    distinct: int
+    #: Distinct string contents.
+    distinct_strings: int
+    #: Pointers with bit 0 set.
+    odd: int
+    #: ``addr % 8`` counts, index 0..7 (Cromie, Nov 2020, patch 3/7 ``alignments[i][p & 7]``).
+    mod8: tuple[int, ...]
+    #: Pointers that point at no string the file holds.
+    unresolved: int
+
+    def as_json(self) -> dict[str, int]:
+        """The four keys of ``dyndiet.analyze/1``'s per-field object."""
+        return {"adjacent_repeats": self.adjacent_repeats, "distinct": self.distinct,
+                "distinct_strings": self.distinct_strings, "odd": self.odd}
+
+
+@attrs.frozen
+class Compression:
+    """One compressor on one kind of object: what storing each object compressed alone costs."""
+
+    method: str
+    #: ``record`` (the whole ``struct _ddebug``), ``callsite`` (``struct _ddebug_callsite``) or
+    #: ``page`` (the record array in ``page_size`` pieces).
+    unit: str
+    objects: int
+    raw_bytes: int
+    #: Sum over objects of ``min(compressed, raw)``.
+    stored_bytes: int
+    #: Objects that did not shrink and are kept raw.
+    kept_raw: int
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.raw_bytes - self.stored_bytes
+
+    def as_json(self) -> dict[str, object]:
+        return {"method": self.method, "unit": self.unit, "objects": self.objects,
+                "raw_bytes": self.raw_bytes, "stored_bytes": self.stored_bytes,
+                "kept_raw": self.kept_raw}
+
+
+@attrs.frozen
+class TableFigures:
+    """Every figure of one table (or of the total, ``kind`` ``"total"``)."""
+
+    path: str
+    kind: str
+    abi: str
+    era: str
+    detected: str
+    assumption: str
+    record_size: int
+    records: int
+    bytes: int
+    max_lineno: int
+    fields: tuple[tuple[str, FieldFigures], ...]
+    #: Each distinct string content once, with its NUL.
+    string_bytes: int
+    #: Each distinct pointer target once, with its NUL (tail-merged targets counted whole).
+    string_bytes_by_pointer: int
+    compression: tuple[Compression, ...]
+
+    def field(self, name: str) -> FieldFigures:
+        for n, f in self.fields:
+            if n == name:
+                return f
+        raise KeyError(name)
+
+
+def field_figures(tables: Sequence[DyndbgTable], field: str) -> FieldFigures:
+    """Figures of pointer member ``field`` over ``tables``, each in link order; repeats never
+    cross a table boundary (mirrors the adjacent-repeat loop of Cromie's patch 2/7 in
+    lib/dynamic_debug.c:dynamic_debug_init, v5.8, applied per ``ddebug_table``)."""
+    reps = reps_str = odd = unresolved = 0
+    mod8 = [0] * 8
+    pointers: set[tuple[int, int]] = set()
+    strings: set[bytes] = set()
+    for t_index, table in enumerate(tables):
+        prev_p: int | None = None
+        prev_s: bytes | None = None
+        for rec in table.records:
+            p = rec.pointer(field)
+            s = table.string_at(p)
+            if prev_p is not None and p == prev_p:
+                reps += 1
+            if prev_p is not None and s is not None and s == prev_s:
+                reps_str += 1
+            prev_p, prev_s = p, s
+            # Each file is its own image (modules may sit at the same synthetic addresses).
+            pointers.add((t_index, p))
+            if s is None:
+                unresolved += 1
+            else:
+                strings.add(s)
+            odd += p & 1
+            mod8[p & 7] += 1
+    return FieldFigures(reps, reps_str, len(pointers), len(strings), odd, tuple(mod8), unresolved)
+
+
+def string_bytes(tables: Iterable[DyndbgTable]) -> tuple[int, int]:
+    """``(by content, by pointer)``: bytes of the distinct strings the records point at, each
+    with its NUL."""
+    by_content: set[bytes] = set()
+    by_pointer = 0
+    for table in tables:
+        seen: set[int] = set()
+        for rec in table.records:
+            for field in POINTER_FIELDS:
+                p = rec.pointer(field)
+                s = table.string_at(p)
+                if s is None:
+                    continue
+                by_content.add(s)
+                if p not in seen:
+                    seen.add(p)
+                    by_pointer += len(s) + 1
+    return sum(len(s) + 1 for s in by_content), by_pointer
+
+
+def compressor(method: str) -> Callable[[bytes], bytes]:
+    """The compressor zram's backend ``method`` runs on a buffer.
+
+    Mirrors drivers/block/zram/backend_lz4.c (``LZ4_compress_default``), backend_zstd.c
+    (``ZSTD_CLEVEL_DEFAULT`` = 3; no checksum, no content size in the frame) and
+    backend_deflate.c (``zlib_deflateInit2(level 6, Z_DEFLATED, -DEFLATE_DEF_WINBITS = -11,
+    MAX_MEM_LEVEL, Z_DEFAULT_STRATEGY)``), v6.12+."""
+    if method == "lz4":
+        def _lz4(data: bytes) -> bytes:
+            out: bytes = lz4.block.compress(data, mode="default", store_size=False)
+            return out
+        return _lz4
+    if method == "zstd":
+        cctx = zstandard.ZstdCompressor(level=3, write_checksum=False, write_content_size=False)
+
+        def _zstd(data: bytes) -> bytes:
+            out: bytes = cctx.compress(data)
+            return out
+        return _zstd
+    if method == "deflate":
+        def _deflate(data: bytes) -> bytes:
+            c = zlib.compressobj(6, zlib.DEFLATED, -11, 9, zlib.Z_DEFAULT_STRATEGY)
+            return c.compress(data) + c.flush()
+        return _deflate
+    raise ValueError(f"unknown compressor {method!r} (known: {', '.join(COMPRESSORS)})")
+
+
+def compress_each(method: str, unit: str, objects: Sequence[bytes]) -> Compression:
+    """Compress each object alone; an object that does not shrink is kept raw (as zram keeps a
+    page raw when ``comp_len >= huge_class_size``)."""
+    fn = compressor(method)
+    raw = stored = kept = 0
+    for obj in objects:
+        n = len(fn(obj))
+        raw += len(obj)
+        if n >= len(obj):
+            kept += 1
+            stored += len(obj)
+        else:
+            stored += n
+    return Compression(method, unit, len(objects), raw, stored, kept)
+
+
+def callsite_objects(table: DyndbgTable) -> tuple[bytes, ...]:
+    """Each record as the August-2020 ``struct _ddebug_callsite`` (the four pointers and
+    ``lineno:16``) would hold it: the object Cromie's patch 5/7 copies into the zs-pool."""
+    _dd, site = ddebug_split_layouts(table.abi, table.jump_label)
+    return tuple(site.encode({"modname": r.modname, "function": r.function,
+                              "filename": r.filename, "format": r.format,
+                              "lineno": r.lineno & 0xFFFF})
+                 for r in table.records)
+
+
+def compression_figures(tables: Sequence[DyndbgTable]) -> tuple[Compression, ...]:
+    """Per-object compression of records, callsites and record pages, for every compressor."""
+    records = [r.raw for t in tables for r in t.records]
+    sites = [s for t in tables for s in callsite_objects(t)]
+    pages: list[bytes] = []
+    for t in tables:
+        blob = b"".join(r.raw for r in t.records)
+        step = t.abi.page_size
+        pages.extend(blob[i: i + step] for i in range(0, len(blob), step))
+    out: list[Compression] = []
+    for method in COMPRESSORS:
+        out.append(compress_each(method, "record", records))
+        out.append(compress_each(method, "callsite", sites))
+        out.append(compress_each(method, "page", pages))
+    return tuple(out)
+
+
+def analyze_tables(tables: Sequence[DyndbgTable], *, path: str = "", kind: str = "") -> TableFigures:
+    """The figures of ``tables`` taken together (one table: that file's figures)."""
+    if not tables:
+        raise ValueError("analyze_tables needs at least one table")
+    first = tables[0]
+    by_content, by_pointer = string_bytes(tables)
+    sizes = {t.record_size for t in tables if t.records}
+    abis = {t.abi.name for t in tables}
+    eras = {t.era for t in tables if t.records} or {first.era}
+    return TableFigures(
+        path=path or first.path,
+        kind=kind or first.kind,
+        abi=first.abi.name if len(abis) == 1 else "mixed",
+        era=first.era if len(eras) == 1 else "mixed",
+        detected=first.detected if len(tables) == 1 else "",
+        assumption=first.assumption if len(tables) == 1 else "",
+        record_size=sizes.pop() if len(sizes) == 1 else (first.record_size if not sizes else 0),
+        records=sum(len(t.records) for t in tables),
+        bytes=sum(t.section_bytes for t in tables),
+        max_lineno=max((r.lineno for t in tables for r in t.records), default=0),
+        fields=tuple((f, field_figures(tables, f)) for f in POINTER_FIELDS),
+        string_bytes=by_content,
+        string_bytes_by_pointer=by_pointer,
+        compression=compression_figures(tables),
+    )

@@ -1,0 +1,1089 @@
+"""An executable model of mm/zsmalloc.c in two eras: ``v5.8`` (the default) and ``current``.
+
+Everything lives as bytes in a :class:`~model.memory.AddressSpace`:
+
+* a zspage's pages are order-0 pages of the kernel's linear map (:meth:`KernelContext.alloc_page`);
+  object ``k`` of a zspage occupies bytes ``[k*size, (k+1)*size)`` of the concatenated pages;
+* an allocated non-huge object starts with the word ``handle | OBJ_ALLOCATED_TAG``; a free one
+  with ``next_free_index << OBJ_TAG_BITS`` (the last: ``-1UL << OBJ_TAG_BITS``);
+* a handle is the address of a word-sized slot of the ``zs_handle`` slab (:mod:`model.slab`);
+  the slot holds the *obj*, ``(pfn << OBJ_INDEX_BITS | obj_idx)``, shifted left by
+  ``OBJ_TAG_BITS`` in v5.8, whose bit 0 is then ``HANDLE_PIN_BIT``, the bit spin lock that
+  ``zs_map_object`` holds;
+* ``zs_map_object`` (v5.8) returns the kmap'ed address of an object inside one page, or the
+  per-CPU ``zs_map_area`` buffer (a kmalloc'ed ``ZS_MAX_ALLOC_SIZE`` region) for an object that
+  spans two pages; callers read and write through the address space, and the RO/WO copy rules
+  follow from the copies the model makes, as they do in the kernel.
+
+The model checks what the kernel leaves undefined and raises the typed exceptions of
+:mod:`model.errors`: a nested mapping on one CPU, mapping a pinned handle again (``pin_tag``
+deadlock), sleeping while mapped, mapping in interrupt context (``BUG_ON(in_interrupt())``), using
+a freed or never-allocated handle.  docs/zsmalloc.md lists what is exact and what is simplified.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+
+import attrs
+
+from model.context import (
+    GFP_DIRECT_RECLAIM_BIT,
+    GFP_HIGHMEM_BIT,
+    GFP_KERNEL,
+    GFP_MOVABLE_BIT,
+    KernelContext,
+    PageFrame,
+)
+from model.errors import BadAccess, BadHandle, BugOn, DoubleFree, InputError, KernelBug
+from model.memory import AddressSpace
+from model.slab import KmemCache
+from model.zsmalloc_classes import (
+    CHAIN_SIZE_DEFAULT,
+    ERA_CURRENT,
+    ERA_V58,
+    ERAS,
+    OBJ_ALLOCATED_TAG,
+    OBJ_TAG_BITS,
+    ClassTable,
+    SizeClassSpec,
+    check_era,
+    class_table,
+)
+
+__all__ = [
+    "ERAS", "ERA_CURRENT", "ERA_V58", "ClassTable", "PinDeadlock", "SizeClassSpec",
+    "ZsClassStats", "ZsMapMode", "ZsPool", "ZsPoolStats", "class_table", "zs_create_pool",
+]
+
+ZSPAGE_MAGIC = 0x58
+HANDLE_PIN_BIT = 0
+
+# v5.8 enum fullness_group
+ZS_EMPTY, ZS_ALMOST_EMPTY, ZS_ALMOST_FULL, ZS_FULL = 0, 1, 2, 3
+V58_FULLNESS_NAMES = ("ZS_EMPTY", "ZS_ALMOST_EMPTY", "ZS_ALMOST_FULL", "ZS_FULL")
+V58_NR_FULLNESS = 4
+fullness_threshold_frac = 4
+# current enum fullness_group: ZS_INUSE_RATIO_0 = 0, _10 = 1 ... _99 = 10, _100 = 11
+ZS_INUSE_RATIO_0 = 0
+ZS_INUSE_RATIO_10 = 1
+ZS_INUSE_RATIO_99 = 10
+ZS_INUSE_RATIO_100 = 11
+CUR_NR_FULLNESS = 12
+
+# errno values for IS_ERR_VALUE handles and migration results
+EINVAL = 22
+ENOSPC = 28
+ENOMEM = 12
+EAGAIN = 11
+EBUSY = 16
+MAX_ERRNO = 4095
+
+#: ``kernel BUG at`` sites (file:line of the v5.8 source; docs/zsmalloc.md says how they were
+#: pinned).
+BUG_MAP_IN_INTERRUPT = "mm/zsmalloc.c:1293"
+
+
+class ZsMapMode(enum.IntEnum):
+    """include/linux/zsmalloc.h ``enum zs_mapmode`` (v5.8)."""
+
+    ZS_MM_RW = 0
+    ZS_MM_RO = 1
+    ZS_MM_WO = 2
+
+
+class PinDeadlock(KernelBug):
+    """``pin_tag()`` spins on ``HANDLE_PIN_BIT`` that is already held (v5.8): a soft lockup when
+    the holder is this CPU, a wait on another CPU the sequential model cannot make."""
+
+
+@attrs.frozen
+class ZsPoolStats:
+    """include/linux/zsmalloc.h ``struct zs_pool_stats``."""
+
+    pages_compacted: int
+
+
+@attrs.frozen
+class ZsClassStats:
+    """One line of /sys/kernel/debug/zsmalloc/<pool>/classes (``zs_stats_size_show``)."""
+
+    index: int
+    size: int
+    #: Zspages per fullness group (4 groups in v5.8, 12 in current).
+    fullness: tuple[int, ...]
+    obj_allocated: int
+    obj_used: int
+    pages_used: int
+    pages_per_zspage: int
+    freeable: int
+
+
+@attrs.define(slots=True, eq=False)
+class ZsPageDesc:
+    """``struct page`` (v5.8) / ``struct zpdesc`` (current) of one zspage page."""
+
+    frame: PageFrame
+    data: bytearray
+    zspage: Zspage | None = None
+    #: ``page->freelist`` / ``zpdesc->next``: the next page of the zspage.
+    next: ZsPageDesc | None = None
+    #: ``page->units`` / ``first_obj_offset``.
+    first_obj_offset: int = 0
+    #: ``page->index`` / ``zpdesc->handle`` of a huge page: ``handle | OBJ_ALLOCATED_TAG``.
+    handle: int = 0
+    huge: bool = False
+
+    @property
+    def pfn(self) -> int:
+        return self.frame.pfn
+
+    @property
+    def addr(self) -> int:
+        return self.frame.addr
+
+
+@attrs.define(slots=True, eq=False)
+class Zspage:
+    """``struct zspage``."""
+
+    class_index: int
+    fullness: int
+    inuse: int = 0
+    freeobj: int = 0
+    pages: list[ZsPageDesc] = attrs.field(factory=list)
+    #: v5.8: number of isolated subpages (page migration in progress).
+    isolated: int = 0
+    magic: int = ZSPAGE_MAGIC
+    #: current: readers inside zs_obj_read_begin/end or zs_obj_write (the zspage lock).
+    readers: int = 0
+    #: Creation order, for stable printing.
+    serial: int = 0
+
+
+@attrs.define(slots=True, eq=False)
+class SizeClass:
+    """``struct size_class``: fullness lists (head = last element) and ``stats.objs[]``."""
+
+    index: int
+    size: int
+    pages_per_zspage: int
+    objs_per_zspage: int
+    huge: bool
+    fullness_list: list[list[Zspage]]
+    #: v5.8: CLASS_EMPTY..CLASS_FULL, OBJ_ALLOCATED, OBJ_USED; current: 12 groups, then
+    #: ZS_OBJS_ALLOCATED, ZS_OBJS_INUSE.
+    stats: list[int]
+
+
+@attrs.define(slots=True, eq=False)
+class MappingArea:
+    """``struct mapping_area`` (v5.8, one per CPU, shared by all pools) plus what the model
+    remembers of the mapping in progress to detect misuse."""
+
+    cpu: int
+    vm_buf: int
+    vm_addr: int = 0
+    vm_mm: int = 0
+    #: Model bookkeeping: the mapped handle (0: none), its pool and the address returned.
+    handle: int = 0
+    pool: str = ""
+    ret: int = 0
+    spans: bool = False
+
+
+@attrs.define(slots=True, eq=False)
+class ReadRecord:
+    """An open ``zs_obj_read_begin`` (current era)."""
+
+    handle: int
+    cpu: int
+    mem_len: int
+    addr: int
+    spans: bool
+
+
+@attrs.define(slots=True, eq=False)
+class ZsPool:
+    """``struct zs_pool``; create it with :func:`zs_create_pool`."""
+
+    name: str
+    space: AddressSpace
+    ctx: KernelContext
+    era: str
+    table: ClassTable
+    size_class: list[SizeClass]
+    classes: list[SizeClass]
+    handle_cachep: KmemCache
+    pages_allocated: int = 0
+    pages_compacted: int = 0
+    compaction_in_progress: bool = False
+    # hot-path constants
+    ws: int = 8
+    endian: str = "little"
+    page_size: int = 4096
+    page_shift: int = 12
+    obj_index_bits: int = 0
+    obj_shift: int = 0
+    word_mask: int = 0
+    _pfn_to_page: dict[int, ZsPageDesc] = attrs.field(factory=dict)
+    _pins: dict[int, int] = attrs.field(factory=dict)
+    _readers: list[ReadRecord] = attrs.field(factory=list)
+    _fail_next: int = 0
+    _serial: int = 0
+
+    # ------------------------------------------------------------------ encoding helpers
+    def _rd(self, data: bytearray, off: int) -> int:
+        return int.from_bytes(data[off:off + self.ws], self.endian)  # type: ignore[arg-type]
+
+    def _wr(self, data: bytearray, off: int, value: int) -> None:
+        data[off:off + self.ws] = (value & self.word_mask).to_bytes(
+            self.ws, self.endian)  # type: ignore[arg-type]
+
+    def location_to_obj(self, page: ZsPageDesc, obj_idx: int) -> int:
+        """mm/zsmalloc.c:location_to_obj (v5.8 shifts by OBJ_TAG_BITS; current does not)."""
+        obj = (page.frame.pfn << self.obj_index_bits) | (obj_idx & ((1 << self.obj_index_bits) - 1))
+        return (obj << self.obj_shift) & self.word_mask
+
+    def obj_to_location(self, obj: int) -> tuple[ZsPageDesc, int]:
+        """mm/zsmalloc.c:obj_to_location; an obj naming no zspage page is an oops."""
+        obj >>= self.obj_shift
+        pfn = obj >> self.obj_index_bits
+        page = self._pfn_to_page.get(pfn)
+        if page is None:
+            raise BadAccess(f"BUG: unable to handle page fault: obj {obj:#x} names pfn {pfn:#x}, "
+                            "which is no zspage page of this pool", "mm/zsmalloc.c:get_zspage")
+        return page, obj & ((1 << self.obj_index_bits) - 1)
+
+    def handle_to_obj(self, handle: int) -> int:
+        """mm/zsmalloc.c:handle_to_obj: ``*(unsigned long *)handle``."""
+        return self.space.read_word(handle)
+
+    def record_obj(self, handle: int, obj: int) -> None:
+        """mm/zsmalloc.c:record_obj: ``WRITE_ONCE(*(unsigned long *)handle, obj)``."""
+        self.space.write_word(handle, obj)
+
+    def is_err_value(self, value: int) -> bool:
+        """include/linux/err.h:IS_ERR_VALUE."""
+        return value >= (1 << (8 * self.ws)) - MAX_ERRNO
+
+    def err_value(self, errno: int) -> int:
+        """``(unsigned long)ERR_PTR(-errno)``."""
+        return (-errno) & self.word_mask
+
+    # ------------------------------------------------------------------ handle validity
+    def _check_live(self, handle: int, op: str) -> None:
+        if self.handle_cachep.is_live(handle):
+            return
+        if self.handle_cachep.was_freed(handle):
+            raise DoubleFree(f"{op}: handle {handle:#x} was already freed (its slot is back in "
+                             f"the zs_handle slab; *handle is now a slab free pointer)",
+                             f"mm/zsmalloc.c:{op}")
+        raise BadHandle(f"{op}: {handle:#x} is not a handle of pool {self.name} (never returned "
+                        "by zs_malloc)", f"mm/zsmalloc.c:{op}")
+
+    # ------------------------------------------------------------------ fullness
+    def get_fullness_group(self, class_: SizeClass, zspage: Zspage) -> int:
+        """mm/zsmalloc.c:get_fullness_group (v5.8: 3N/4 threshold; current: 10% ratios)."""
+        inuse = zspage.inuse
+        objs = class_.objs_per_zspage
+        if self.era == ERA_V58:
+            if inuse == 0:
+                return ZS_EMPTY
+            if inuse == objs:
+                return ZS_FULL
+            if inuse <= 3 * objs // fullness_threshold_frac:
+                return ZS_ALMOST_EMPTY
+            return ZS_ALMOST_FULL
+        if inuse == 0:
+            return ZS_INUSE_RATIO_0
+        if inuse == objs:
+            return ZS_INUSE_RATIO_100
+        return (100 * inuse // objs) // 10 + 1
+
+    def insert_zspage(self, class_: SizeClass, zspage: Zspage, fullness: int) -> None:
+        """mm/zsmalloc.c:insert_zspage. v5.8 puts a zspage with fewer objects in use than the
+        head second; current always adds at the head."""
+        class_.stats[fullness] += 1
+        lst = class_.fullness_list[fullness]
+        if self.era == ERA_V58 and lst and zspage.inuse < lst[-1].inuse:
+            lst.insert(len(lst) - 1, zspage)
+        else:
+            lst.append(zspage)
+
+    def remove_zspage(self, class_: SizeClass, zspage: Zspage, fullness: int) -> None:
+        """mm/zsmalloc.c:remove_zspage."""
+        lst = class_.fullness_list[fullness]
+        if lst and lst[-1] is zspage:
+            lst.pop()
+        else:
+            lst.remove(zspage)
+        class_.stats[fullness] -= 1
+
+    def fix_fullness_group(self, class_: SizeClass, zspage: Zspage) -> int:
+        """mm/zsmalloc.c:fix_fullness_group."""
+        newfg = self.get_fullness_group(class_, zspage)
+        if newfg == zspage.fullness:
+            return newfg
+        if not zspage.isolated:
+            self.remove_zspage(class_, zspage, zspage.fullness)
+            self.insert_zspage(class_, zspage, newfg)
+        zspage.fullness = newfg
+        return newfg
+
+    def find_get_zspage(self, class_: SizeClass) -> Zspage | None:
+        """mm/zsmalloc.c:find_get_zspage: v5.8 ALMOST_FULL, ALMOST_EMPTY, EMPTY; current
+        ZS_INUSE_RATIO_99 down to ZS_INUSE_RATIO_0; the head of the first non-empty list."""
+        top = ZS_ALMOST_FULL if self.era == ERA_V58 else ZS_INUSE_RATIO_99
+        fl = class_.fullness_list
+        for i in range(top, -1, -1):
+            if fl[i]:
+                return fl[i][-1]
+        return None
+
+    # ------------------------------------------------------------------ zspage lifetime
+    def _obj_allocated_stat(self) -> int:
+        return V58_NR_FULLNESS if self.era == ERA_V58 else CUR_NR_FULLNESS
+
+    def init_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
+        """mm/zsmalloc.c:init_zspage: chain every object 0 -> 1 -> ... -> N-1 in the page bytes."""
+        freeobj = 1
+        off = 0
+        size = class_.size
+        psize = self.page_size
+        pages = zspage.pages
+        for pi, page in enumerate(pages):
+            page.first_obj_offset = off
+            link = off
+            data = page.data
+            off += size
+            while off < psize:
+                self._wr(data, link, freeobj << OBJ_TAG_BITS)
+                freeobj += 1
+                link += size
+                off += size
+            if pi + 1 < len(pages):
+                self._wr(data, link, freeobj << OBJ_TAG_BITS)
+                freeobj += 1
+            else:
+                self._wr(data, link, -1 << OBJ_TAG_BITS)
+            off %= psize
+        zspage.freeobj = 0
+
+    def alloc_zspage(self, class_: SizeClass, gfp: int) -> Zspage | None:
+        """mm/zsmalloc.c:alloc_zspage + create_page_chain + init_zspage."""
+        frames: list[PageFrame] = []
+        for _ in range(class_.pages_per_zspage):
+            frame = self.ctx.alloc_page(gfp, f"zspage {self.name} class {class_.index}")
+            if frame is None:
+                for f in frames:
+                    self.ctx.free_page(f)
+                return None
+            frames.append(frame)
+        self._serial += 1
+        zspage = Zspage(class_.index, ZS_EMPTY, serial=self._serial)
+        prev: ZsPageDesc | None = None
+        for frame in frames:
+            region = self.space.region_at(frame.addr)
+            assert region is not None
+            page = ZsPageDesc(frame, region.data, zspage)
+            if prev is None:
+                page.huge = class_.huge
+            else:
+                prev.next = page
+            zspage.pages.append(page)
+            self._pfn_to_page[frame.pfn] = page
+            prev = page
+        self.init_zspage(class_, zspage)
+        return zspage
+
+    def __free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
+        """mm/zsmalloc.c:__free_zspage: pages back to the page allocator, counters down."""
+        for page in zspage.pages:
+            del self._pfn_to_page[page.frame.pfn]
+            page.zspage = None
+            page.next = None
+            self.ctx.free_page(page.frame)
+        zspage.magic = 0
+        class_.stats[self._obj_allocated_stat()] -= class_.objs_per_zspage
+        self.pages_allocated -= class_.pages_per_zspage
+
+    def free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
+        """mm/zsmalloc.c:free_zspage (the page locks are never contended in the sequential
+        model, so the deferred ``async_free_zspage`` path is never taken)."""
+        self.remove_zspage(class_, zspage, zspage.fullness)
+        self.__free_zspage(class_, zspage)
+
+    # ------------------------------------------------------------------ objects
+    def obj_malloc(self, class_: SizeClass, zspage: Zspage, handle: int) -> int:
+        """mm/zsmalloc.c:obj_malloc: pop the freelist head, write the header, return the obj."""
+        obj = zspage.freeobj
+        offset = obj * class_.size
+        page = zspage.pages[offset >> self.page_shift]
+        m_offset = offset & (self.page_size - 1)
+        data = page.data
+        link = self._rd(data, m_offset)
+        zspage.freeobj = (link >> OBJ_TAG_BITS) & 0xFFFFFFFF
+        if not class_.huge:
+            self._wr(data, m_offset, handle | OBJ_ALLOCATED_TAG)
+        else:
+            zspage.pages[0].handle = handle | OBJ_ALLOCATED_TAG
+        zspage.inuse += 1
+        class_.stats[self._obj_allocated_stat() + 1] += 1
+        return self.location_to_obj(page, obj)
+
+    def obj_free(self, class_: SizeClass, obj: int) -> None:
+        """mm/zsmalloc.c:obj_free: push the object on its zspage's freelist (LIFO)."""
+        if self.obj_shift:  # v5.8: obj &= ~OBJ_ALLOCATED_TAG (current objs may be odd)
+            obj &= ~OBJ_ALLOCATED_TAG
+        page, idx = self.obj_to_location(obj)
+        zspage = page.zspage
+        assert zspage is not None
+        f_offset = (class_.size * idx) & (self.page_size - 1)
+        if self.era == ERA_CURRENT and class_.huge:
+            page.handle = 0
+        else:
+            self._wr(page.data, f_offset, zspage.freeobj << OBJ_TAG_BITS)
+        zspage.freeobj = idx
+        zspage.inuse -= 1
+        class_.stats[self._obj_allocated_stat() + 1] -= 1
+
+    def _zspage_of(self, page: ZsPageDesc) -> Zspage:
+        zspage = page.zspage
+        if zspage is None or zspage.magic != ZSPAGE_MAGIC:
+            raise BugOn("kernel BUG at mm/zsmalloc.c:get_zspage! (zspage->magic != ZSPAGE_MAGIC)",
+                        "mm/zsmalloc.c:get_zspage")
+        return zspage
+
+    def _locate(self, handle: int) -> tuple[SizeClass, Zspage, ZsPageDesc, int, int]:
+        """(class, zspage, start page, obj_idx, offset in page) of a live handle."""
+        obj = self.handle_to_obj(handle)
+        if self.obj_shift:
+            obj &= ~(1 << HANDLE_PIN_BIT)
+        page, idx = self.obj_to_location(obj)
+        zspage = self._zspage_of(page)
+        class_ = self.size_class[zspage.class_index]
+        return class_, zspage, page, idx, (class_.size * idx) & (self.page_size - 1)
+
+    # ------------------------------------------------------------------ pin tag (v5.8)
+    def _trypin_tag(self, handle: int) -> bool:
+        """mm/zsmalloc.c:trypin_tag: ``bit_spin_trylock(HANDLE_PIN_BIT, handle)``."""
+        word = self.space.read_word(handle)
+        if word & 1:
+            return False
+        self.space.write_word(handle, word | 1)
+        self._pins[handle] = self.ctx.cpu
+        return True
+
+    def _pin_tag(self, handle: int, op: str) -> None:
+        """mm/zsmalloc.c:pin_tag: ``bit_spin_lock`` (preemption off while held)."""
+        if not self._trypin_tag(handle):
+            holder = self._pins.get(handle, -1)
+            cpu = self.ctx.cpu
+            if holder == cpu:
+                raise PinDeadlock(
+                    f"watchdog: BUG: soft lockup - CPU#{cpu} stuck for 22s! [{self.ctx.comm}:"
+                    f"{self.ctx.pid()}] ({op} spins in pin_tag on handle {handle:#x}, whose "
+                    "HANDLE_PIN_BIT this CPU already holds: mapped and not unmapped)",
+                    f"mm/zsmalloc.c:{op}")
+            raise PinDeadlock(
+                f"{op} on CPU#{cpu} spins in pin_tag on handle {handle:#x}, pinned by CPU#{holder} "
+                "(mapped there); the sequential model cannot wait for that CPU",
+                f"mm/zsmalloc.c:{op}")
+        self.ctx.preempt_disable()
+
+    def _unpin_tag(self, handle: int) -> None:
+        """mm/zsmalloc.c:unpin_tag: ``bit_spin_unlock``."""
+        word = self.space.read_word(handle)
+        self.space.write_word(handle, word & ~1)
+        self._pins.pop(handle, None)
+
+    def is_pinned(self, handle: int) -> bool:
+        return handle in self._pins
+
+    # ------------------------------------------------------------------ public API
+    def inject_alloc_failure(self, count: int = 1) -> None:
+        """The next ``count`` zs_malloc calls fail in ``cache_alloc_handle`` (v5.8: return 0;
+        current: ``ERR_PTR(-ENOMEM)``)."""
+        self._fail_next += count
+
+    def zs_huge_class_size(self) -> int:
+        """mm/zsmalloc.c:zs_huge_class_size."""
+        return self.table.huge_class_size
+
+    def zs_get_total_pages(self) -> int:
+        """mm/zsmalloc.c:zs_get_total_pages: ``pool->pages_allocated``."""
+        return self.pages_allocated
+
+    def zs_pool_stats(self) -> ZsPoolStats:
+        """mm/zsmalloc.c:zs_pool_stats."""
+        return ZsPoolStats(self.pages_compacted)
+
+    def zs_lookup_class_index(self, size: int) -> int:
+        """mm/zsmalloc.c:zs_lookup_class_index (current): the index of the merged class that
+        serves ``size`` (no ZS_HANDLE_SIZE added)."""
+        self._need_era(ERA_CURRENT, "zs_lookup_class_index")
+        return self.size_class[self.table.get_size_class_index(size)].index
+
+    def _need_era(self, era: str, fn: str) -> None:
+        if self.era != era:
+            raise InputError(f"{fn} does not exist in the {self.era} era of zsmalloc "
+                             f"(it is {era} API)")
+
+    def _fail(self, errno: int) -> int:
+        return 0 if self.era == ERA_V58 else self.err_value(errno)
+
+    def zs_malloc(self, size: int, gfp: int = GFP_KERNEL, nid: int = 0) -> int:
+        """mm/zsmalloc.c:zs_malloc. v5.8: a handle or 0; current: a handle or an
+        ``IS_ERR_VALUE`` (-EINVAL for 0 bytes, -ENOSPC above ZS_MAX_ALLOC_SIZE, -ENOMEM)."""
+        if size == 0:
+            return self._fail(EINVAL)
+        if size > self.table.max_alloc_size or size < 0:
+            return self._fail(ENOSPC)
+        # cache_alloc_handle
+        hgfp = gfp & ~(GFP_HIGHMEM_BIT | GFP_MOVABLE_BIT)
+        if self._fail_next > 0:
+            if hgfp & GFP_DIRECT_RECLAIM_BIT:
+                self.ctx.might_sleep("mm/slab.h:567")
+            self._fail_next -= 1
+            return self._fail(ENOMEM)
+        handle = self.handle_cachep.alloc(hgfp)
+        if not handle:
+            return self._fail(ENOMEM)
+        size += self.ws
+        class_ = self.size_class[self.table.get_size_class_index(size)]
+        zspage = self.find_get_zspage(class_)
+        if zspage is not None:
+            obj = self.obj_malloc(class_, zspage, handle)
+            self.fix_fullness_group(class_, zspage)
+            self.record_obj(handle, obj)
+            return handle
+        zspage = self.alloc_zspage(class_, gfp)
+        if zspage is None:
+            self.handle_cachep.free(handle)
+            return self._fail(ENOMEM)
+        obj = self.obj_malloc(class_, zspage, handle)
+        newfg = self.get_fullness_group(class_, zspage)
+        self.insert_zspage(class_, zspage, newfg)
+        zspage.fullness = newfg
+        self.record_obj(handle, obj)
+        self.pages_allocated += class_.pages_per_zspage
+        class_.stats[self._obj_allocated_stat()] += class_.objs_per_zspage
+        return handle
+
+    def zs_free(self, handle: int) -> None:
+        """mm/zsmalloc.c:zs_free. v5.8 returns for 0; current for ``IS_ERR_OR_NULL``."""
+        if handle == 0 or (self.era == ERA_CURRENT and self.is_err_value(handle)):
+            return
+        self._check_live(handle, "zs_free")
+        if self.era == ERA_V58:
+            self._pin_tag(handle, "zs_free")
+        else:
+            for r in self._readers:
+                if r.handle == handle:
+                    raise KernelBug(
+                        f"zs_free of handle {handle:#x} while CPU#{r.cpu} is inside "
+                        "zs_obj_read_begin/end on it (use after free of the object being read; "
+                        "zs_free does not take the zspage lock, nothing in the kernel detects "
+                        "it)", "mm/zsmalloc.c:zs_free")
+        class_, zspage, _page, _idx, _off = self._locate(handle)
+        obj = self.handle_to_obj(handle)
+        self.obj_free(class_, obj)
+        fullness = self.fix_fullness_group(class_, zspage)
+        if fullness == ZS_EMPTY and not zspage.isolated:
+            self.free_zspage(class_, zspage)
+        if self.era == ERA_V58:
+            self._unpin_tag(handle)
+            self.ctx.preempt_enable()
+        self.handle_cachep.free(handle)
+
+    def payload_size(self, handle: int) -> int:
+        """Bytes usable at the mapped address: ``class->size - ZS_HANDLE_SIZE``, or the whole
+        page for a huge object."""
+        self._check_live(handle, "payload_size")
+        class_ = self._locate(handle)[0]
+        return class_.size if class_.huge else class_.size - self.ws
+
+    def handle_class(self, handle: int) -> SizeClassSpec:
+        """The class a live handle's object lives in."""
+        self._check_live(handle, "handle_class")
+        c = self._locate(handle)[0]
+        return SizeClassSpec(c.index, c.size, c.pages_per_zspage, c.objs_per_zspage)
+
+    # ------------------------------------------------------------------ mapping (v5.8)
+    def _map_areas(self) -> list[MappingArea]:
+        return self.ctx.per_cpu("zs_map_area", self._new_area)
+
+    def _new_area(self, cpu: int) -> MappingArea:
+        """mm/zsmalloc.c:__zs_cpu_up: ``kmalloc(ZS_MAX_ALLOC_SIZE, GFP_KERNEL)``."""
+        buf = self.ctx.kmalloc(self.table.max_alloc_size, GFP_KERNEL)
+        if not buf:
+            raise KernelBug("zs_cpu_prepare: -ENOMEM for the per-CPU mapping area",
+                            "mm/zsmalloc.c:__zs_cpu_up")
+        return MappingArea(cpu, buf)
+
+    def zs_map_object(self, handle: int, mm: ZsMapMode | int = ZsMapMode.ZS_MM_RW) -> int:
+        """mm/zsmalloc.c:zs_map_object, v5.8: the object's payload address in the address
+        space, with preemption (and page faults) disabled until :meth:`zs_unmap_object`."""
+        self._need_era(ERA_V58, "zs_map_object")
+        ctx = self.ctx
+        if ctx.in_interrupt():
+            raise BugOn(f"kernel BUG at {BUG_MAP_IN_INTERRUPT}! (BUG_ON(in_interrupt()) in "
+                        f"zs_map_object, {ctx.context_name()} context on CPU#{ctx.cpu})",
+                        BUG_MAP_IN_INTERRUPT)
+        self._check_live(handle, "zs_map_object")
+        area = self._map_areas()[ctx.cpu]
+        if area.handle:
+            if area.handle == handle and area.pool == self.name:
+                self._pin_tag(handle, "zs_map_object")  # raises: pin_tag deadlock
+            raise KernelBug(
+                f"zs_map_object: nested mapping on CPU#{ctx.cpu}: handle {handle:#x} while "
+                f"handle {area.handle:#x} (pool {area.pool}) is still mapped. \"There is no "
+                "protection against nested mappings\": the per-CPU zs_map_area's vm_addr/vm_buf "
+                "and vm_mm are overwritten, so the first zs_unmap_object kunmap_atomic()s the "
+                "wrong address or copies the wrong buffer back over its object",
+                "mm/zsmalloc.c:zs_map_object")
+        self._pin_tag(handle, "zs_map_object")
+        class_, _zspage, page, _idx, off = self._locate(handle)
+        ctx.preempt_disable()  # get_cpu_var(zs_map_area)
+        mode = int(mm)
+        area.vm_mm = mode
+        if off + class_.size <= self.page_size:
+            ctx.preempt_disable()  # kmap_atomic
+            ctx.pagefault_disable()
+            area.vm_addr = page.frame.addr
+            ret = page.frame.addr + off
+            spans = False
+        else:
+            nxt = page.next
+            if nxt is None:
+                raise BugOn("kernel BUG at mm/zsmalloc.c:zs_map_object! (BUG_ON(!pages[1]))",
+                            "mm/zsmalloc.c:zs_map_object")
+            ctx.pagefault_disable()
+            if mode != ZsMapMode.ZS_MM_WO:
+                first = self.page_size - off
+                buf = bytes(page.data[off:]) + bytes(nxt.data[:class_.size - first])
+                self.space.write(area.vm_buf, buf)
+            ret = area.vm_buf
+            spans = True
+        if not page.huge:
+            ret += self.ws
+        area.handle = handle
+        area.pool = self.name
+        area.ret = ret
+        area.spans = spans
+        return ret
+
+    def zs_unmap_object(self, handle: int) -> None:
+        """mm/zsmalloc.c:zs_unmap_object, v5.8: copies a spanning object back unless RO."""
+        self._need_era(ERA_V58, "zs_unmap_object")
+        ctx = self.ctx
+        self._check_live(handle, "zs_unmap_object")
+        areas = self._map_areas()
+        area = areas[ctx.cpu]
+        if area.handle != handle or area.pool != self.name:
+            where = [a.cpu for a in areas if a.handle == handle and a.pool == self.name]
+            detail = (f"it is mapped on CPU#{where[0]}" if where else "it is not mapped")
+            raise KernelBug(
+                f"zs_unmap_object on CPU#{ctx.cpu} of handle {handle:#x}, but {detail}: "
+                "kunmap_atomic/put_cpu_var/unpin_tag would undo a mapping that is not there",
+                "mm/zsmalloc.c:zs_unmap_object")
+        class_, _zspage, page, _idx, off = self._locate(handle)
+        if off + class_.size <= self.page_size:
+            ctx.pagefault_enable()  # kunmap_atomic
+            ctx.preempt_enable()
+        else:
+            nxt = page.next
+            assert nxt is not None
+            if area.vm_mm != ZsMapMode.ZS_MM_RO:
+                ws = self.ws
+                buf = self.space.read(area.vm_buf + ws, class_.size - ws)
+                o = off + ws
+                first = self.page_size - o
+                page.data[o:] = buf[:first]
+                nxt.data[:len(buf) - first] = buf[first:]
+            ctx.pagefault_enable()
+        ctx.preempt_enable()  # put_cpu_var
+        area.handle = 0
+        area.pool = ""
+        area.vm_addr = 0
+        self._unpin_tag(handle)
+        ctx.preempt_enable()
+
+    def mapped_handles(self) -> tuple[tuple[int, int], ...]:
+        """(cpu, handle) of every mapping of this pool in progress (v5.8)."""
+        if self.era != ERA_V58:
+            return ()
+        return tuple((a.cpu, a.handle) for a in self._map_areas()
+                     if a.handle and a.pool == self.name)
+
+    # ------------------------------------------------------------------ read/write (current)
+    def zs_obj_read_begin(self, handle: int, mem_len: int, local_copy: int = 0) -> int:
+        """mm/zsmalloc.c:zs_obj_read_begin (current, with ``mem_len``): the kmap'ed payload
+        address, or ``local_copy`` filled with ``mem_len`` bytes when the payload spans."""
+        self._need_era(ERA_CURRENT, "zs_obj_read_begin")
+        self._check_live(handle, "zs_obj_read_begin")
+        class_, zspage, page, _idx, off = self._locate(handle)
+        if not class_.huge:
+            off += self.ws
+        if off + mem_len <= self.page_size:
+            addr = page.frame.addr + off
+            spans = False
+        else:
+            nxt = page.next
+            if nxt is None or not local_copy:
+                raise BadAccess(
+                    f"BUG: kernel NULL pointer dereference: zs_obj_read_begin of {mem_len} bytes "
+                    f"spanning pages with local_copy={local_copy:#x}",
+                    "mm/zsmalloc.c:zs_obj_read_begin")
+            first = self.page_size - off
+            self.space.write(local_copy,
+                             bytes(page.data[off:]) + bytes(nxt.data[:mem_len - first]))
+            addr = local_copy
+            spans = True
+        zspage.readers += 1
+        self._readers.append(ReadRecord(handle, self.ctx.cpu, mem_len, addr, spans))
+        return addr
+
+    def zs_obj_read_end(self, handle: int, mem_len: int, handle_mem: int) -> None:
+        """mm/zsmalloc.c:zs_obj_read_end: ``mem_len`` must be the one given to read_begin."""
+        self._need_era(ERA_CURRENT, "zs_obj_read_end")
+        self._check_live(handle, "zs_obj_read_end")
+        rec = next((r for r in reversed(self._readers) if r.handle == handle), None)
+        if rec is None:
+            raise KernelBug(f"zs_obj_read_end of handle {handle:#x} without zs_obj_read_begin: "
+                            "zspage_read_unlock underflow", "mm/zsmalloc.c:zs_obj_read_end")
+        if rec.mem_len != mem_len or rec.addr != handle_mem:
+            raise KernelBug(
+                f"zs_obj_read_end(handle {handle:#x}, mem_len {mem_len}, {handle_mem:#x}) does "
+                f"not match zs_obj_read_begin(mem_len {rec.mem_len}) -> {rec.addr:#x}: "
+                "kunmap_local of the wrong address", "mm/zsmalloc.c:zs_obj_read_end")
+        self._readers.remove(rec)
+        self._locate(handle)[1].readers -= 1
+
+    def zs_obj_write(self, handle: int, data: bytes) -> None:
+        """mm/zsmalloc.c:zs_obj_write (current): copy ``data`` to the payload, across the page
+        boundary if needed; the length is not checked against the slot."""
+        self._need_era(ERA_CURRENT, "zs_obj_write")
+        self._check_live(handle, "zs_obj_write")
+        class_, _zspage, page, _idx, off = self._locate(handle)
+        if not class_.huge:
+            off += self.ws
+        n = len(data)
+        if off + n <= self.page_size:
+            page.data[off:off + n] = data
+            return
+        nxt = page.next
+        first = self.page_size - off
+        page.data[off:] = data[:first]
+        if nxt is None:
+            raise BadAccess(f"BUG: kernel NULL pointer dereference: zs_obj_write of {n} bytes "
+                            "past the last page of the zspage", "mm/zsmalloc.c:zs_obj_write")
+        rest = data[first:]
+        if len(rest) > self.page_size:
+            raise BadAccess(f"BUG: zs_obj_write of {n} bytes overruns two pages",
+                            "mm/zsmalloc.c:zs_obj_write")
+        nxt.data[:len(rest)] = rest
+
+    def zs_obj_write_from(self, handle: int, handle_mem: int, mem_len: int) -> None:
+        """``zs_obj_write(pool, handle, handle_mem, mem_len)`` with the source in the space."""
+        self.zs_obj_write(handle, self.space.read(handle_mem, mem_len))
+
+    def readers(self) -> tuple[ReadRecord, ...]:
+        return tuple(self._readers)
+
+    # ------------------------------------------------------------------ compaction
+    def zs_can_compact(self, class_: SizeClass) -> int:
+        """mm/zsmalloc.c:zs_can_compact: pages freeable by compacting the class."""
+        a = self._obj_allocated_stat()
+        allocated, used = class_.stats[a], class_.stats[a + 1]
+        if allocated <= used:
+            return 0
+        return (allocated - used) // class_.objs_per_zspage * class_.pages_per_zspage
+
+    def _obj_head(self, page: ZsPageDesc, offset: int) -> int:
+        """mm/zsmalloc.c:obj_to_head."""
+        if page.huge:
+            return page.handle
+        return self._rd(page.data, offset)
+
+    def zs_object_copy(self, class_: SizeClass, dst: int, src: int) -> None:
+        """mm/zsmalloc.c:zs_object_copy: the whole slot, header included."""
+        s_page, s_idx = self.obj_to_location(src)
+        d_page, d_idx = self.obj_to_location(dst)
+        size = class_.size
+        buf = self._read_slot(s_page, (size * s_idx) & (self.page_size - 1), size)
+        self._write_slot(d_page, (size * d_idx) & (self.page_size - 1), buf)
+
+    def _read_slot(self, page: ZsPageDesc, off: int, n: int) -> bytes:
+        if off + n <= self.page_size:
+            return bytes(page.data[off:off + n])
+        nxt = page.next
+        assert nxt is not None
+        return bytes(page.data[off:]) + bytes(nxt.data[:off + n - self.page_size])
+
+    def _write_slot(self, page: ZsPageDesc, off: int, buf: bytes) -> None:
+        n = len(buf)
+        if off + n <= self.page_size:
+            page.data[off:off + n] = buf
+            return
+        nxt = page.next
+        assert nxt is not None
+        first = self.page_size - off
+        page.data[off:] = buf[:first]
+        nxt.data[:n - first] = buf[first:]
+
+    def find_alloced_obj(self, class_: SizeClass, page: ZsPageDesc, obj_idx: int
+                         ) -> tuple[int, int]:
+        """mm/zsmalloc.c:find_alloced_obj (v5.8): the next allocated object starting in
+        ``page`` at or after page-relative index ``obj_idx`` whose handle can be pinned."""
+        offset = page.first_obj_offset + class_.size * obj_idx
+        index = obj_idx
+        while offset < self.page_size:
+            head = self._obj_head(page, offset)
+            if head & OBJ_ALLOCATED_TAG:
+                handle = head & ~OBJ_ALLOCATED_TAG
+                if self._trypin_tag(handle):
+                    return handle, index
+            offset += class_.size
+            index += 1
+        return 0, index
+
+    def migrate_zspage_v58(self, class_: SizeClass, src: Zspage, dst: Zspage,
+                           cc: list[object]) -> int:
+        """mm/zsmalloc.c:migrate_zspage, v5.8: move pinnable objects of ``src`` (from the cursor
+        ``cc`` = [s_page, obj_idx]) into ``dst``; -ENOMEM when ``dst`` fills."""
+        s_page: ZsPageDesc | None = cc[0]  # type: ignore[assignment]
+        obj_idx: int = cc[1]  # type: ignore[assignment]
+        ret = 0
+        while s_page is not None:
+            handle, obj_idx = self.find_alloced_obj(class_, s_page, obj_idx)
+            if not handle:
+                s_page = None if s_page.huge else s_page.next
+                obj_idx = 0
+                continue
+            if dst.inuse == class_.objs_per_zspage:
+                self._unpin_tag(handle)
+                ret = -ENOMEM
+                break
+            used_obj = self.handle_to_obj(handle)
+            free_obj = self.obj_malloc(class_, dst, handle)
+            self.zs_object_copy(class_, free_obj, used_obj)
+            obj_idx += 1
+            self.record_obj(handle, free_obj | (1 << HANDLE_PIN_BIT))
+            self._unpin_tag(handle)
+            self.obj_free(class_, used_obj)
+        cc[0] = s_page
+        cc[1] = obj_idx
+        return ret
+
+    def isolate_zspage(self, class_: SizeClass, source: bool) -> Zspage | None:
+        """mm/zsmalloc.c:isolate_zspage (v5.8): source from ALMOST_EMPTY then ALMOST_FULL,
+        destination the other way round."""
+        order = (ZS_ALMOST_EMPTY, ZS_ALMOST_FULL) if source else (ZS_ALMOST_FULL, ZS_ALMOST_EMPTY)
+        for fg in order:
+            lst = class_.fullness_list[fg]
+            if lst:
+                zspage = lst[-1]
+                self.remove_zspage(class_, zspage, fg)
+                return zspage
+        return None
+
+    def putback_zspage(self, class_: SizeClass, zspage: Zspage) -> int:
+        """mm/zsmalloc.c:putback_zspage."""
+        fullness = self.get_fullness_group(class_, zspage)
+        self.insert_zspage(class_, zspage, fullness)
+        zspage.fullness = fullness
+        return fullness
+
+    def __zs_compact_v58(self, class_: SizeClass) -> None:
+        """mm/zsmalloc.c:__zs_compact, v5.8 (adds to ``pool->stats.pages_compacted``)."""
+        src: Zspage | None
+        while (src := self.isolate_zspage(class_, True)) is not None:
+            if not self.zs_can_compact(class_):
+                break
+            cc: list[object] = [src.pages[0], 0]
+            dst: Zspage | None
+            while (dst := self.isolate_zspage(class_, False)) is not None:
+                if not self.migrate_zspage_v58(class_, src, dst, cc):
+                    break
+                self.putback_zspage(class_, dst)
+            if dst is None:
+                break
+            self.putback_zspage(class_, dst)
+            if self.putback_zspage(class_, src) == ZS_EMPTY:
+                self.free_zspage(class_, src)
+                self.pages_compacted += class_.pages_per_zspage
+            src = None
+            self.ctx.cond_resched()
+        if src is not None:
+            self.putback_zspage(class_, src)
+
+    def zs_compact(self) -> int:
+        """mm/zsmalloc.c:zs_compact. v5.8 returns the *cumulative* ``pages_compacted``; current
+        returns the pages freed by this call (0 when a compaction is already in progress)."""
+        if self.era == ERA_V58:
+            for class_ in reversed(self.classes):
+                self.__zs_compact_v58(class_)
+            return self.pages_compacted
+        return self._zs_compact_current()
+
+    def _zs_compact_current(self) -> int:
+        from model.zsmalloc_current import zs_compact_current
+
+        return zs_compact_current(self)
+
+    # ------------------------------------------------------------------ migration
+    def zs_page_migrate(self, page_addr: int) -> int:
+        """Isolate, migrate and put back one zspage page (mm/zsmalloc.c zs_page_isolate +
+        zs_page_migrate + zs_page_putback in v5.8; the movable_operations in current).
+
+        Returns 0 (MIGRATEPAGE_SUCCESS), ``-EAGAIN`` (v5.8: an object starting in the page is
+        pinned, i.e. mapped), ``-EBUSY`` (not isolatable: an empty zspage; current: the zspage
+        lock is held by a reader) or ``-ENOMEM`` (no new page).  Handles keep their values;
+        ``*handle`` of every object starting in the page is re-recorded.
+        """
+        pfn = (page_addr - self.space.abi.page_offset) >> self.page_shift
+        page = self._pfn_to_page.get(pfn)
+        if page is None or page.frame.addr != page_addr:
+            raise InputError(f"zs_page_migrate: {page_addr:#x} is no zspage page of {self.name}")
+        zspage = self._zspage_of(page)
+        class_ = self.size_class[zspage.class_index]
+        if zspage.inuse == 0:
+            return -EBUSY
+        if self.era == ERA_CURRENT and zspage.readers:
+            return -EBUSY
+        # zs_page_isolate
+        if not zspage.isolated:
+            self.remove_zspage(class_, zspage, zspage.fullness)
+        zspage.isolated += 1
+        rc = self._migrate_one(class_, zspage, page)
+        # zs_page_migrate's putback / zs_page_putback
+        zspage.isolated -= 1
+        if not zspage.isolated and self.putback_zspage(class_, zspage) == ZS_EMPTY:
+            self.free_zspage(class_, zspage)
+        return rc
+
+    def _migrate_one(self, class_: SizeClass, zspage: Zspage, page: ZsPageDesc) -> int:
+        """The body of zs_page_migrate: pin, copy the page, re-record handles, swap pages."""
+        size = class_.size
+        offset = page.first_obj_offset
+        pinned: list[int] = []
+        pos = offset
+        if self.era == ERA_V58:
+            while pos < self.page_size:
+                head = self._obj_head(page, pos)
+                if head & OBJ_ALLOCATED_TAG:
+                    handle = head & ~OBJ_ALLOCATED_TAG
+                    if not self._trypin_tag(handle):
+                        for h in pinned:
+                            self._unpin_tag(h)
+                        return -EAGAIN
+                    pinned.append(handle)
+                pos += size
+        frame = self.ctx.alloc_page(0, f"zspage {self.name} class {class_.index}")
+        if frame is None:
+            for h in pinned:
+                self._unpin_tag(h)
+            return -ENOMEM
+        region = self.space.region_at(frame.addr)
+        assert region is not None
+        region.data[:] = page.data
+        newpage = ZsPageDesc(frame, region.data, zspage, page.next, page.first_obj_offset,
+                             page.handle, page.huge)
+        pos = offset
+        while pos < self.page_size:
+            head = self._obj_head(page, pos)
+            if head & OBJ_ALLOCATED_TAG:
+                handle = head & ~OBJ_ALLOCATED_TAG
+                old_obj = self.handle_to_obj(handle)
+                _dummy, obj_idx = self.obj_to_location(old_obj & ~(1 << HANDLE_PIN_BIT)
+                                                       if self.obj_shift else old_obj)
+                new_obj = self.location_to_obj(newpage, obj_idx)
+                if self.era == ERA_V58:
+                    new_obj |= 1 << HANDLE_PIN_BIT
+                self.record_obj(handle, new_obj)
+            pos += size
+        # replace_sub_page
+        i = zspage.pages.index(page)
+        zspage.pages[i] = newpage
+        if i > 0:
+            zspage.pages[i - 1].next = newpage
+        del self._pfn_to_page[page.frame.pfn]
+        self._pfn_to_page[frame.pfn] = newpage
+        page.zspage = None
+        page.next = None
+        self.ctx.free_page(page.frame)
+        for h in pinned:
+            self._unpin_tag(h)
+        return 0
+
+    # ------------------------------------------------------------------ introspection
+    def zspages(self) -> Iterator[tuple[SizeClass, Zspage]]:
+        """Every zspage on a fullness list, class by class (isolated ones are not listed)."""
+        for class_ in self.classes:
+            for lst in class_.fullness_list:
+                for zspage in reversed(lst):
+                    yield class_, zspage
+
+    def live_handles(self) -> frozenset[int]:
+        return self.handle_cachep.live_objects()
+
+    def class_stats(self) -> tuple[ZsClassStats, ...]:
+        """mm/zsmalloc.c:zs_stats_size_show's figures for every distinct class."""
+        out: list[ZsClassStats] = []
+        a = self._obj_allocated_stat()
+        for c in self.classes:
+            allocated, used = c.stats[a], c.stats[a + 1]
+            pages_used = allocated // c.objs_per_zspage * c.pages_per_zspage
+            out.append(ZsClassStats(c.index, c.size, tuple(c.stats[:a]), allocated, used,
+                                    pages_used, c.pages_per_zspage, self.zs_can_compact(c)))
+        return tuple(out)
+
+    def debugfs_classes(self) -> str:
+        """The text of /sys/kernel/debug/zsmalloc/<pool>/classes (``zs_stats_size_show``)."""
+        from model.zsmalloc_current import render_classes
+
+        return render_classes(self)
+
+
+def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: str = ERA_V58,
+                   page_size: int | None = None, chain_size: int | None = None,
+                   physmem_bits: int | None = None) -> ZsPool | None:
+    """mm/zsmalloc.c:zs_create_pool: a pool with the era's class table (NULL on failure).
+
+    ``page_size`` defaults to the ABI's; it must equal it (the model's pages are the ABI's
+    pages).  ``physmem_bits`` is ``MAX_POSSIBLE_PHYSMEM_BITS``: 52 on 64-bit, 32 on 32-bit by
+    default.  The context is attached to ``space``; the per-CPU mapping areas are allocated here
+    (``zs_cpu_prepare`` at boot in the kernel).
+    """
+    check_era(era)
+    ctx.attach(space)
+    abi = space.abi
+    psize = abi.page_size if page_size is None else page_size
+    if psize != abi.page_size:
+        raise InputError(f"page size {psize} differs from the {abi.name} ABI's {abi.page_size}")
+    bits = abi.bits_per_long
+    pbits = (52 if bits == 64 else 32) if physmem_bits is None else physmem_bits
+    chain = CHAIN_SIZE_DEFAULT if chain_size is None else chain_size
+    table = class_table(era, psize, chain, bits, pbits)
+    ctx.might_sleep("mm/slab.h:567")  # kzalloc(sizeof(*pool), GFP_KERNEL)
+    if ctx.should_fail_alloc():
+        return None
+    nfull = V58_NR_FULLNESS if era == ERA_V58 else CUR_NR_FULLNESS
+    by_index: dict[int, SizeClass] = {}
+    for spec in table.classes:
+        by_index[spec.index] = SizeClass(spec.index, spec.size, spec.pages_per_zspage,
+                                         spec.objs_per_zspage, spec.huge,
+                                         [[] for _ in range(nfull)], [0] * (nfull + 2))
+    size_class = [by_index[table.slot_class[i]] for i in range(table.slots)]
+    classes = [by_index[s.index] for s in table.classes]
+    cache = KmemCache("zs_handle", abi.long_size, ctx)
+    pool = ZsPool(name, space, ctx, era, table, size_class, classes, cache,
+                  ws=abi.long_size, endian=abi.endian, page_size=psize,
+                  page_shift=table.page_shift, obj_index_bits=table.obj_index_bits,
+                  obj_shift=table.obj_tag_bits_in_obj, word_mask=(1 << bits) - 1)
+    if era == ERA_V58:
+        pool._map_areas()
+    return pool

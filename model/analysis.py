@@ -30,11 +30,67 @@ import attrs
 import lz4.block
 import zstandard
 
+from model.abi import Abi
 from model.builtin_layouts import ddebug_split_layouts
 from model.elf import POINTER_FIELDS, DyndbgTable
+from model.zsmalloc_classes import ERA_CURRENT, ERA_V58, ClassTable, class_table
 
-#: Compressors as zram's backends configure them, by the names zram's ``comp_algorithm`` uses.
-COMPRESSORS: tuple[str, ...] = ("lz4", "zstd", "deflate")
+#: Compressors as zram's backends configure them, by the names zram's ``comp_algorithm`` uses;
+#: ``none`` stores each object as it is (the 2020 zs-pool copy).
+COMPRESSORS: tuple[str, ...] = ("none", "lz4", "zstd", "deflate")
+
+def zsmalloc_era(era: str) -> str:
+    """The zsmalloc era of a dyndbg era: v5.8's allocator with v5.8's records, today's with
+    v6.1 and later."""
+    return ERA_V58 if era == "v5.8" else ERA_CURRENT
+
+
+@attrs.frozen
+class PoolFootprint:
+    """What a fresh zs_pool spends on a set of objects allocated and never freed."""
+
+    objects: int
+    #: ``zs_get_total_pages()`` after the allocations.
+    pages: int
+    page_size: int
+    #: ``(class size, objects)`` for each size class used, ascending.
+    classes: tuple[tuple[int, int], ...]
+
+    @property
+    def bytes(self) -> int:
+        return self.pages * self.page_size
+
+    def as_json(self) -> dict[str, object]:
+        return {"objects": self.objects, "pages": self.pages, "bytes": self.bytes,
+                "classes": [{"size": size, "objects": n} for size, n in self.classes]}
+
+
+def zs_class_table(abi: Abi, era: str) -> ClassTable:
+    """The class table ``zs_create_pool`` builds for ``abi`` in dyndbg era ``era``."""
+    return class_table(zsmalloc_era(era), abi.page_size, bits_per_long=abi.bits_per_long,
+                       physmem_bits=52 if abi.bits_per_long == 64 else 32)
+
+
+def pool_footprint(sizes: Iterable[int], table: ClassTable, handle_size: int) -> PoolFootprint:
+    """Pages a fresh pool uses for objects of ``sizes``, allocated in order and never freed.
+
+    Mirrors mm/zsmalloc.c:zs_malloc (``size += ZS_HANDLE_SIZE``, ``get_size_class_index``, a
+    partly used zspage first, else ``alloc_zspage`` adding ``pages_per_zspage`` to
+    ``pages_allocated``) in both eras: with no frees every zspage of a class fills before the
+    next is allocated, so a class holding ``n`` objects uses ``ceil(n / objs_per_zspage)``
+    zspages.  ``tests/test_analyze.py`` checks this against :mod:`model.zsmalloc`'s pool."""
+    per_class: dict[int, int] = {}
+    spec_of = {}
+    count = 0
+    for size in sizes:
+        spec = table.class_for_request(size, handle_size)
+        per_class[spec.index] = per_class.get(spec.index, 0) + 1
+        spec_of[spec.index] = spec
+        count += 1
+    pages = sum(-(-n // spec_of[i].objs_per_zspage) * spec_of[i].pages_per_zspage
+                for i, n in per_class.items())
+    classes = tuple((spec_of[i].size, per_class[i]) for i in sorted(per_class))
+    return PoolFootprint(count, pages, table.page_size, classes)
 
 
 @attrs.frozen
@@ -76,6 +132,8 @@ class Compression:
     stored_bytes: int
     #: Objects that did not shrink and are kept raw.
     kept_raw: int
+    #: The stored objects in a fresh zs_pool of the table's era and ABI.
+    pool: PoolFootprint
 
     @property
     def saved_bytes(self) -> int:
@@ -84,7 +142,7 @@ class Compression:
     def as_json(self) -> dict[str, object]:
         return {"method": self.method, "unit": self.unit, "objects": self.objects,
                 "raw_bytes": self.raw_bytes, "stored_bytes": self.stored_bytes,
-                "kept_raw": self.kept_raw}
+                "kept_raw": self.kept_raw, "pool": self.pool.as_json()}
 
 
 @attrs.frozen
@@ -172,6 +230,8 @@ def compressor(method: str) -> Callable[[bytes], bytes]:
     (``ZSTD_CLEVEL_DEFAULT`` = 3; no checksum, no content size in the frame) and
     backend_deflate.c (``zlib_deflateInit2(level 6, Z_DEFLATED, -DEFLATE_DEF_WINBITS = -11,
     MAX_MEM_LEVEL, Z_DEFAULT_STRATEGY)``), v6.12+."""
+    if method == "none":
+        return bytes
     if method == "lz4":
         def _lz4(data: bytes) -> bytes:
             out: bytes = lz4.block.compress(data, mode="default", store_size=False)
@@ -192,20 +252,27 @@ def compressor(method: str) -> Callable[[bytes], bytes]:
     raise ValueError(f"unknown compressor {method!r} (known: {', '.join(COMPRESSORS)})")
 
 
-def compress_each(method: str, unit: str, objects: Sequence[bytes]) -> Compression:
-    """Compress each object alone; an object that does not shrink is kept raw (as zram keeps a
-    page raw when ``comp_len >= huge_class_size``)."""
+def compress_each(method: str, unit: str, objects: Sequence[bytes], table: ClassTable,
+                  handle_size: int) -> Compression:
+    """Compress each object alone and store it in a zs_pool.  A record or callsite that does
+    not shrink is kept raw; a page is kept raw (``PAGE_SIZE`` bytes) when its compressed length
+    reaches ``huge_class_size`` (drivers/block/zram/zram_drv.c:zram_write_page)."""
     fn = compressor(method)
     raw = stored = kept = 0
+    sizes: list[int] = []
     for obj in objects:
         n = len(fn(obj))
         raw += len(obj)
-        if n >= len(obj):
+        limit = table.huge_class_size if unit == "page" else len(obj)
+        if method != "none" and n >= limit:
             kept += 1
-            stored += len(obj)
-        else:
-            stored += n
-    return Compression(method, unit, len(objects), raw, stored, kept)
+            n = len(obj)
+        elif method == "none":
+            n = len(obj)
+        stored += n
+        sizes.append(n)
+    return Compression(method, unit, len(objects), raw, stored, kept,
+                       pool_footprint(sizes, table, handle_size))
 
 
 def callsite_objects(table: DyndbgTable) -> tuple[bytes, ...]:
@@ -219,7 +286,12 @@ def callsite_objects(table: DyndbgTable) -> tuple[bytes, ...]:
 
 
 def compression_figures(tables: Sequence[DyndbgTable]) -> tuple[Compression, ...]:
-    """Per-object compression of records, callsites and record pages, for every compressor."""
+    """Per-object compression of records, callsites and record pages, for every compressor, in
+    the zs_pool of the first table's ABI and era."""
+    if not tables:
+        return ()
+    abi, era = tables[0].abi, tables[0].era
+    zs = zs_class_table(abi, era)
     records = [r.raw for t in tables for r in t.records]
     sites = [s for t in tables for s in callsite_objects(t)]
     pages: list[bytes] = []
@@ -229,9 +301,10 @@ def compression_figures(tables: Sequence[DyndbgTable]) -> tuple[Compression, ...
         pages.extend(blob[i: i + step] for i in range(0, len(blob), step))
     out: list[Compression] = []
     for method in COMPRESSORS:
-        out.append(compress_each(method, "record", records))
-        out.append(compress_each(method, "callsite", sites))
-        out.append(compress_each(method, "page", pages))
+        out.append(compress_each(method, "record", records, zs, abi.pointer_size))
+        out.append(compress_each(method, "callsite", sites, zs, abi.pointer_size))
+        if method != "none":
+            out.append(compress_each(method, "page", pages, zs, abi.pointer_size))
     return tuple(out)
 
 

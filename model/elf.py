@@ -39,10 +39,22 @@ from elftools.common.exceptions import ELFError, ELFParseError
 from elftools.elf.elffile import ELFFile
 
 from model.abi import Abi, get_abi
+from model.builtin_layouts import ERAS as LAYOUT_ERAS
 from model.builtin_layouts import ddebug_layout
 from model.errors import InputError
 from model.layout import Layout
-from model.sections import ERAS
+from model.sections import ERAS as SECTION_ERAS
+
+#: Eras a caller may name: those with a record layout, and later ones sharing v6.1's record.
+ERAS: tuple[str, ...] = tuple(dict.fromkeys(LAYOUT_ERAS + SECTION_ERAS))
+
+
+def layout_era(era: str) -> str:
+    """The record layout of ``era``: ``v5.8``'s (``lineno:18 flags:8``) or ``v6.1``'s
+    (``class_id:6`` added in 6.1-rc1, unchanged since)."""
+    if era not in ERAS:
+        raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
+    return "v5.8" if era == "v5.8" else "v6.1"
 
 Kind = Literal["vmlinux", "module"]
 
@@ -193,7 +205,7 @@ class DyndbgTable:
 
     @property
     def layout(self) -> Layout:
-        return ddebug_layout(self.abi, self.era, self.jump_label)
+        return ddebug_layout(self.abi, layout_era(self.era), self.jump_label)
 
 
 # --------------------------------------------------------------------------------------------
@@ -294,8 +306,8 @@ def module_layout_sections(sections: Sequence[tuple[int, str, int, int, int]], e
     but ia64).  Regions are put one after another from ``base``, each at a page boundary, as
     ``module_alloc``/``execmem_alloc`` give page-granular addresses.
     """
-    if era not in ERAS:
-        raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
+    if layout_era(era) == "v6.1":
+        era = "v6.1"
     flags_of: dict[int, int] = {}
     for index, name, flags, _size, _align in sections:
         if name in (".modinfo", "__versions", ".data..percpu"):
@@ -383,8 +395,8 @@ def read_dyndbg(path: str, *, abi: str | None = None, era: str | None = None,
 def read_dyndbg_bytes(data: bytes, path: str, *, abi: str | None = None, era: str | None = None,
                       module_base: int | None = None) -> DyndbgTable:
     """:func:`read_dyndbg` on bytes already in memory (``path`` names them in messages)."""
-    if era is not None and era not in ERAS:
-        raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
+    if era is not None:
+        layout_era(era)
     target = detect_abi(data, path) if abi is None else get_abi(abi)
     if abi is not None:
         _check_abi(target, data, path)
@@ -499,7 +511,7 @@ def _apply_relative(elf: Any, table: bytearray, start: int, abi: Abi) -> bytearr
 
 
 def _candidates(abi: Abi, era: str | None) -> list[tuple[bool, Layout]]:
-    eras = [era] if era is not None else list(ERAS)
+    eras = [layout_era(era)] if era is not None else list(LAYOUT_ERAS)
     out: list[tuple[bool, Layout]] = []
     for jl in (True, False):
         for e in eras:
@@ -552,19 +564,19 @@ def _decode_all(abi: Abi, era: str | None, jump_label: bool, size: int, table: b
         how += f", era {era} detected ({why})"
     else:
         how += f", era {era} as given"
-    layout = ddebug_layout(abi, era, jump_label)
+    layout = ddebug_layout(abi, layout_era(era), jump_label)
     recs = []
     for c in chunks:
         v = layout.decode(c)
         recs.append(DdebugRecord(v["modname"], v["function"], v["filename"], v["format"],
-                                 v["lineno"], v.get("class_id") if era != "v5.8" else None,
+                                 v["lineno"], v.get("class_id") if layout_era(era) != "v5.8" else None,
                                  v["flags"], bytes(c)))
     return tuple(recs), era, how
 
 
 def _empty(path: str, kind: Kind, abi: Abi, era: str | None, address: int,
            why: str) -> DyndbgTable:
-    layout = ddebug_layout(abi, era or "v6.1", True)
+    layout = ddebug_layout(abi, layout_era(era or "v6.1"), True)
     return DyndbgTable(path, kind, abi, era or "v6.1", f"no records: {why}", True, layout.size, 0,
                        address, (), ())
 

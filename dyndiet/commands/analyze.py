@@ -39,11 +39,18 @@ def read_tables(paths: Sequence[str], *, abi: str | None = None, era: str | None
                 ) -> tuple[list[DyndbgTable], list[InputError]]:
     """Read every file; modules are placed one after another in the module area, as if all were
     loaded, so their synthetic addresses never collide.  Errors are collected, not raised."""
-    files, errors = expand_paths(paths)
     tables: list[DyndbgTable] = []
-    errs = list(errors)
+    errs: list[InputError] = []
     next_base: dict[str, int] = {}
+    files: list[str | InputError] = []
+    for arg in paths:  # problems are reported in the order of the arguments
+        found, errors = expand_paths([arg])
+        files.extend(found)
+        files.extend(errors)
     for path in files:
+        if isinstance(path, InputError):
+            errs.append(path)
+            continue
         try:
             table = read_dyndbg(path, abi=abi, era=era)
             if table.kind == "module" and table.placements:
@@ -169,12 +176,15 @@ def _table_block(f: TableFigures, table: DyndbgTable | None) -> list[str]:
     for label, b in rows:
         lines.append(f"    {label:<28} {b:>9} B  {_bar(b, whole)} {_pct(b, whole)}")
     lines.append("")
-    lines.append("  per-object compression (zram backends, each object alone, kept raw if it "
-                 "does not shrink)")
-    lines.append("    unit      method   objects      raw B   stored B   saved  kept raw")
+    lines.append("  stored per object in a zs_pool (zram's compressors, each object alone, kept "
+                 "raw if it does not shrink)")
+    lines.append("    unit      method   objects      raw B   stored B   saved   pool pages"
+                 "  size classes (size x objects)")
     for c in f.compression:
+        classes = " ".join(f"{size}x{n}" for size, n in c.pool.classes)
         lines.append(f"    {c.unit:<9} {c.method:<8} {c.objects:>7} {c.raw_bytes:>10} "
-                     f"{c.stored_bytes:>10} {_pct(c.saved_bytes, c.raw_bytes)} {c.kept_raw:>8}")
+                     f"{c.stored_bytes:>10} {_pct(c.saved_bytes, c.raw_bytes)} "
+                     f"{c.pool.pages:>9}  {classes}")
     return lines
 
 

@@ -8,6 +8,7 @@ file (real-kernels.md §3).  Odd pointers of the vmlinux stand-in come from the 
 
 from __future__ import annotations
 
+import itertools
 import json
 import lzma
 import zlib
@@ -73,7 +74,7 @@ def identity(table: DyndbgTable, linked: bool) -> dict[str, list[object]]:
 
 
 def adjacent(keys: list[object]) -> int:
-    return sum(1 for a, b in zip(keys, keys[1:], strict=False) if a == b)
+    return sum(1 for a, b in itertools.pairwise(keys) if a == b)
 
 
 @pytest.mark.parametrize("kind", ["vmlinux", "module"])

@@ -37,8 +37,8 @@ RECORD_ALIGN = 8
 #: Section of the ``__func__`` arrays (``.rodata.__func__.N`` under ``-fdata-sections``).
 FUNC_SECTION = ".rodata"
 
-#: Eras the model knows; see :func:`dyndbg_section`.
-ERAS: tuple[str, ...] = ("v5.8", "v6.1")
+#: Eras the model knows; see :func:`dyndbg_section` (v6.19 has v6.1's record layout).
+ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.19")
 
 
 @attrs.frozen
@@ -153,9 +153,16 @@ def dyndbg_section(era: str) -> str:
     used ``section("__verbose")``), ``__dyndbg`` from v5.9 on (renamed in 5.9-rc1)."""
     if era == "v5.8":
         return "__verbose"
-    if era == "v6.1":
+    if era in ("v6.1", "v6.19"):
         return "__dyndbg"
     raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
+
+
+def layout_era(era: str) -> str:
+    """The ``struct _ddebug`` of ``era`` as ``model.builtin_layouts`` names it: v6.19's record is
+    v6.1's (``class_id:6`` was the last change)."""
+    dyndbg_section(era)
+    return "v5.8" if era == "v5.8" else "v6.1"
 
 
 def record_section(era: str) -> SectionKind:

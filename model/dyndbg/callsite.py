@@ -26,9 +26,22 @@ class CallsiteSpec:
 
 
 @attrs.frozen
+class ClassMapSpec:
+    """``DECLARE_DYNDBG_CLASSMAP(_var, _maptype, _base, ...)`` (v6.1+): ``class_names[j]`` is
+    class ``base + j`` of the declaring module (``struct ddebug_class_map``)."""
+
+    base: int
+    class_names: tuple[str, ...]
+    map_type: str = "DD_CLASS_TYPE_DISJOINT_BITS"
+
+
+@attrs.frozen
 class ModuleSpec:
     """A module's callsites in link order; ``builtin`` ones live in vmlinux' ``__dyndbg``."""
 
     name: str
     callsites: tuple[CallsiteSpec, ...]
     builtin: bool = False
+    #: ``__dyndbg_classes`` of the module (v6.1+); empty in most modules.
+    classes: tuple[ClassMapSpec, ...] = ()
+

@@ -1,0 +1,165 @@
+"""Real callsite tables as a corpus the state machines draw modules from (``--corpus PATH``).
+
+``load_corpus(PATH)`` reads a vmlinux, a module or a directory of modules with
+:mod:`model.elf` and returns a :class:`Corpus`: one :class:`CorpusModule` per ``ddebug_table``
+the kernel would build.  A vmlinux's builtin records are split where the module name changes,
+as ``lib/dynamic_debug.c:dynamic_debug_init`` does (v5.8 and v6.1: a new table whenever
+``strcmp(modname, iter->modname)``... differs, relying on the linker keeping each module's
+records together); a loadable module is one table.
+
+Each :class:`CorpusModule` carries the records two ways:
+
+* ``spec``: the source-level view (:class:`~model.dyndbg.callsite.ModuleSpec`: module name,
+  function, file, format, line, class, flags), for a linker model to lay out on any ABI;
+* ``records`` / ``strings`` / ``record_address``: the real bytes at their real (vmlinux) or
+  loader-replayed (module) addresses, pointers included, for an image with explicit placements
+  on the corpus's own ABI, so pointer parity and string sharing are exactly the binary's.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from model.abi import Abi
+from model.dyndbg.callsite import DPRINTK_CLASS_DFLT, CallsiteSpec, ModuleSpec
+from model.elf import (
+    DdebugRecord,
+    DyndbgTable,
+    StringBlock,
+    expand_paths,
+    module_image_end,
+    read_dyndbg,
+)
+from model.errors import InputError
+
+
+@attrs.frozen
+class CorpusModule:
+    """One ``ddebug_table``'s worth of real records."""
+
+    spec: ModuleSpec
+    #: The file the records come from.
+    path: str
+    abi: Abi
+    era: str
+    record_size: int
+    #: Runtime address of ``records[0]``.
+    record_address: int
+    records: tuple[DdebugRecord, ...]
+    #: The strings the records point at, at their addresses (shared with the other builtin
+    #: modules of the same vmlinux).
+    strings: tuple[StringBlock, ...]
+
+    @property
+    def record_bytes(self) -> bytes:
+        """The module's slice of ``__dyndbg``, pointers relocated."""
+        return b"".join(r.raw for r in self.records)
+
+
+@attrs.frozen
+class Corpus:
+    """Every table of the files under one path, in sorted path order."""
+
+    path: str
+    abi: Abi
+    modules: tuple[CorpusModule, ...]
+    #: Files that could not be read (the others are still in the corpus).
+    errors: tuple[InputError, ...] = ()
+
+    @property
+    def builtin(self) -> tuple[CorpusModule, ...]:
+        return tuple(m for m in self.modules if m.spec.builtin)
+
+    @property
+    def loadable(self) -> tuple[CorpusModule, ...]:
+        return tuple(m for m in self.modules if not m.spec.builtin)
+
+    def specs(self) -> tuple[ModuleSpec, ...]:
+        return tuple(m.spec for m in self.modules)
+
+    @property
+    def records(self) -> int:
+        return sum(len(m.records) for m in self.modules)
+
+
+def _text(table: DyndbgTable, pointer: int, what: str) -> str:
+    raw = table.string_at(pointer)
+    if raw is None:
+        raise InputError(f"{what} pointer {pointer:#x} points at no string in the file",
+                         path=table.path)
+    return raw.decode("utf-8", errors="replace")
+
+
+def callsite_spec(table: DyndbgTable, rec: DdebugRecord) -> CallsiteSpec:
+    """The source-level callsite a record was made from."""
+    return CallsiteSpec(
+        modname=_text(table, rec.modname, "modname"),
+        function=_text(table, rec.function, "function"),
+        filename=_text(table, rec.filename, "filename"),
+        format=_text(table, rec.format, "format"),
+        lineno=rec.lineno,
+        class_id=DPRINTK_CLASS_DFLT if rec.class_id is None else rec.class_id,
+        flags=rec.flags,
+    )
+
+
+def table_modules(table: DyndbgTable) -> tuple[CorpusModule, ...]:
+    """The ``ddebug_table``s of one file.  For vmlinux: split on modname change, as
+    lib/dynamic_debug.c:dynamic_debug_init does (v5.8, v6.1); a module file is one table named
+    by its first record's modname (the kernel names it ``mod->name``, which kbuild makes equal
+    to ``KBUILD_MODNAME``)."""
+    if not table.records:
+        return ()
+    groups: list[list[tuple[DdebugRecord, CallsiteSpec]]] = []
+    for rec in table.records:
+        spec = callsite_spec(table, rec)
+        same_table = bool(groups) and (table.kind == "module"
+                                       or groups[-1][-1][1].modname == spec.modname)
+        if same_table:
+            groups[-1].append((rec, spec))
+        else:
+            groups.append([(rec, spec)])
+    out = []
+    offset = 0
+    for group in groups:
+        recs = tuple(r for r, _s in group)
+        specs = tuple(s for _r, s in group)
+        out.append(CorpusModule(
+            spec=ModuleSpec(specs[0].modname, specs, builtin=table.kind == "vmlinux"),
+            path=table.path, abi=table.abi, era=table.era, record_size=table.record_size,
+            record_address=table.address + offset * table.record_size,
+            records=recs, strings=table.strings))
+        offset += len(recs)
+    return tuple(out)
+
+
+def load_corpus(path: str, *, abi: str | None = None, era: str | None = None) -> Corpus:
+    """The corpus under ``path`` (a vmlinux, a module, or a directory of modules).
+
+    Unreadable files are kept in ``errors``; if nothing at all can be read, or the files are of
+    several ABIs, an :class:`InputError` says so.  Modules are placed one after another in the
+    module area, as if all were loaded."""
+    files, errors = expand_paths([path])
+    errs = list(errors)
+    modules: list[CorpusModule] = []
+    target: Abi | None = None
+    base: int | None = None
+    for f in files:
+        try:
+            table = read_dyndbg(f, abi=abi, era=era, module_base=base)
+            if target is not None and table.abi != target:
+                raise InputError(f"ABI {table.abi.name} differs from the corpus's "
+                                 f"{target.name}", path=f)
+            target = table.abi
+            if table.kind == "module" and table.placements:
+                base = module_image_end(table.placements, table.abi.page_size)
+            modules.extend(table_modules(table))
+        except InputError as exc:
+            errs.append(exc)
+    if target is None:
+        if errs:
+            raise errs[0]
+        raise InputError("no kernel binaries found", path=path)
+    if not modules:
+        raise InputError("no dynamic-debug records in the corpus", path=path)
+    return Corpus(path, target, tuple(modules), tuple(errs))

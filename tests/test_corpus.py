@@ -1,0 +1,71 @@
+"""model.corpus: real records as module specs and placed bytes for ``--corpus``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.corpus import load_corpus
+from model.errors import InputError
+from tests.dd_fixtures import MODULE_NAME, UNITS, all_callsites, build_module, build_vmlinux
+from tests.helpers import require_tool
+
+pytestmark = pytest.mark.gcc
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    require_tool("gcc", "compiles the dyndbg fixtures")
+    require_tool("ld", "links the module stand-in with ld -r")
+    out = tmp_path_factory.mktemp("dd-corpus")
+    mods = out / "lib" / "modules"
+    (mods / "a").mkdir(parents=True)
+    (mods / "b").mkdir(parents=True)
+    ko = build_module("", out)
+    (mods / "a" / "one.ko").write_bytes(ko.read_bytes())
+    (mods / "b" / "two.ko").write_bytes(ko.read_bytes())
+    return {"vmlinux": build_vmlinux("", out), "mods": mods}
+
+
+def test_vmlinux_splits_into_builtin_tables_by_modname(built: dict[str, Path]) -> None:
+    corpus = load_corpus(str(built["vmlinux"]))
+    assert corpus.abi.name == "x86_64"
+    assert [m.spec.name for m in corpus.modules] == [mod for _u, mod, _d in UNITS]
+    assert all(m.spec.builtin for m in corpus.modules)
+    want = {(c.unit, c.function, c.filename, c.format, c.lineno, int(c.debug))
+            for c in all_callsites()}
+    got = {(m.spec.name, s.function, s.filename, s.format, s.lineno, s.flags)
+           for m in corpus.modules for s in m.spec.callsites}
+    assert got == want
+    # Each table's records are consecutive slices of __dyndbg.
+    for a, b in zip(corpus.modules, corpus.modules[1:], strict=False):
+        assert b.record_address == a.record_address + len(a.record_bytes)
+
+
+def test_directory_of_modules_is_placed_without_overlap(built: dict[str, Path]) -> None:
+    corpus = load_corpus(str(built["mods"]))
+    assert [(m.spec.name, m.spec.builtin, len(m.records)) for m in corpus.loadable] == \
+        [(MODULE_NAME, False, 13), (MODULE_NAME, False, 13)]
+    one, two = corpus.modules
+    spans = [(b.address, b.end) for m in (one, two) for b in m.strings]
+    spans.sort()
+    assert all(end <= nxt for (_s, end), (nxt, _e) in zip(spans, spans[1:], strict=False))
+    assert one.record_address != two.record_address
+    assert one.spec.callsites == two.spec.callsites
+
+
+def test_bad_files_are_kept_aside(built: dict[str, Path], tmp_path: Path) -> None:
+    mods = tmp_path / "m"
+    mods.mkdir()
+    (mods / "good.ko").write_bytes((built["mods"] / "a" / "one.ko").read_bytes())
+    (mods / "junk.ko").write_bytes(b"junk")
+    corpus = load_corpus(str(mods))
+    assert len(corpus.modules) == 1
+    assert [str(e) for e in corpus.errors] == [f"{mods / 'junk.ko'}: not an ELF file"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match="no kernel modules"):
+        load_corpus(str(empty))
+    with pytest.raises(InputError, match="no such file"):
+        load_corpus(str(tmp_path / "missing"))

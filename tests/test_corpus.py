@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_vmlinux_splits_into_builtin_tables_by_modname(built: dict[str, Path]) -
            for m in corpus.modules for s in m.spec.callsites}
     assert got == want
     # Each table's records are consecutive slices of __dyndbg.
-    for a, b in zip(corpus.modules, corpus.modules[1:], strict=False):
+    for a, b in itertools.pairwise(corpus.modules):
         assert b.record_address == a.record_address + len(a.record_bytes)
 
 
@@ -50,7 +51,7 @@ def test_directory_of_modules_is_placed_without_overlap(built: dict[str, Path]) 
     one, two = corpus.modules
     spans = [(b.address, b.end) for m in (one, two) for b in m.strings]
     spans.sort()
-    assert all(end <= nxt for (_s, end), (nxt, _e) in zip(spans, spans[1:], strict=False))
+    assert all(end <= nxt for (_s, end), (nxt, _e) in itertools.pairwise(spans))
     assert one.record_address != two.record_address
     assert one.spec.callsites == two.spec.callsites
 

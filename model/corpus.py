@@ -18,6 +18,8 @@ Each :class:`CorpusModule` carries the records two ways:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import attrs
 
 from model.abi import Abi
@@ -31,6 +33,14 @@ from model.elf import (
     read_dyndbg,
 )
 from model.errors import InputError
+from model.linker import (
+    ExplicitRecord,
+    ModuleImage,
+    image_from_placements,
+    link_module,
+    link_vmlinux,
+)
+from model.memory import AddressSpace
 
 
 @attrs.frozen
@@ -42,6 +52,7 @@ class CorpusModule:
     path: str
     abi: Abi
     era: str
+    jump_label: bool
     record_size: int
     #: Runtime address of ``records[0]``.
     record_address: int
@@ -54,6 +65,20 @@ class CorpusModule:
     def record_bytes(self) -> bytes:
         """The module's slice of ``__dyndbg``, pointers relocated."""
         return b"".join(r.raw for r in self.records)
+
+    def string_at(self, address: int) -> bytes | None:
+        """The string at ``address`` (see :meth:`model.elf.DyndbgTable.string_at`)."""
+        return _string_at(self.strings, address)
+
+    def span(self) -> tuple[int, int]:
+        """Lowest and one-past-highest address of the records and the strings they use."""
+        lo, hi = self.record_address, self.record_address + len(self.records) * self.record_size
+        for rec in self.records:
+            for p in (rec.modname, rec.function, rec.filename, rec.format):
+                text = self.string_at(p)
+                if text is not None:
+                    lo, hi = min(lo, p), max(hi, p + len(text) + 1)
+        return lo, hi
 
 
 @attrs.frozen
@@ -82,12 +107,22 @@ class Corpus:
         return sum(len(m.records) for m in self.modules)
 
 
+def _string_at(blocks: tuple[StringBlock, ...], address: int) -> bytes | None:
+    for b in blocks:
+        if b.address <= address < b.end:
+            data = b.data[address - b.address:]
+            nul = data.find(b"\0")
+            return data if nul < 0 else data[:nul]
+    return None
+
+
 def _text(table: DyndbgTable, pointer: int, what: str) -> str:
     raw = table.string_at(pointer)
     if raw is None:
         raise InputError(f"{what} pointer {pointer:#x} points at no string in the file",
                          path=table.path)
-    return raw.decode("utf-8", errors="replace")
+    # Model strings are latin-1: one character per byte, as model.linker.cbytes reads them.
+    return raw.decode("latin-1")
 
 
 def callsite_spec(table: DyndbgTable, rec: DdebugRecord) -> CallsiteSpec:
@@ -126,7 +161,8 @@ def table_modules(table: DyndbgTable) -> tuple[CorpusModule, ...]:
         specs = tuple(s for _r, s in group)
         out.append(CorpusModule(
             spec=ModuleSpec(specs[0].modname, specs, builtin=table.kind == "vmlinux"),
-            path=table.path, abi=table.abi, era=table.era, record_size=table.record_size,
+            path=table.path, abi=table.abi, era=table.era, jump_label=table.jump_label,
+            record_size=table.record_size,
             record_address=table.address + offset * table.record_size,
             records=recs, strings=table.strings))
         offset += len(recs)
@@ -163,3 +199,81 @@ def load_corpus(path: str, *, abi: str | None = None, era: str | None = None) ->
     if not modules:
         raise InputError("no dynamic-debug records in the corpus", path=path)
     return Corpus(path, target, tuple(modules), tuple(errs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Module images for the state machines
+
+
+def _free_range(space: AddressSpace, lo: int, hi: int, start: int) -> int:
+    """The smallest page-multiple shift that moves ``[lo, hi)`` to or above ``start`` without
+    overlapping any region of ``space`` (module load randomisation is page-granular, so a page
+    multiple keeps every pointer's parity and low bits)."""
+    page = space.abi.page_size
+    size = hi - (lo - lo % page)
+    base = max(start - start % page, lo - lo % page)
+    for region in sorted(space.regions(), key=lambda r: r.base):
+        if region.end <= base:
+            continue
+        if region.base >= base + size:
+            break
+        base = -(-region.end // page) * page
+    if base + size - 1 > space.abi.max_address:
+        raise InputError("module area exhausted")
+    return base - (lo - lo % page)
+
+
+def _explicit(mods: Sequence[CorpusModule], space: AddressSpace, name: str, builtin: bool,
+              delta: int) -> ModuleImage:
+    records: list[ExplicitRecord] = []
+    strings: dict[int, str] = {}
+    for m in mods:
+        for rec in m.records:
+            for p in (rec.modname, rec.function, rec.filename, rec.format):
+                text = m.string_at(p)
+                if text is not None:
+                    strings[p + delta] = text.decode("latin-1")
+            records.append(ExplicitRecord(
+                rec.modname + delta, rec.function + delta, rec.filename + delta,
+                rec.format + delta, rec.lineno, rec.flags,
+                DPRINTK_CLASS_DFLT if rec.class_id is None else rec.class_id))
+    first = mods[0]
+    return image_from_placements(space, first.era, first.jump_label, name, builtin,
+                                 first.record_address + delta, records, strings)
+
+
+def corpus_images(corpus: Corpus, space: AddressSpace, era: str,
+                  jump_label: bool = True) -> tuple[ModuleImage, ...]:
+    """Module images of the corpus in ``space``: the builtin tables of each vmlinux as one
+    ``vmlinux`` image, then each loadable module.
+
+    When ``space`` has the corpus's ABI and ``era`` its record layout, the images hold the real
+    records at their real addresses (:func:`model.linker.image_from_placements`): vmlinux
+    unmoved when it fits, modules shifted by whole pages into free module-area ranges, so every
+    pointer keeps its parity.  Otherwise the linker model lays the corpus's callsites out for
+    ``space``'s ABI and ``era`` (:func:`model.linker.link_vmlinux` / ``link_module``): the
+    strings, lines and order are the corpus's, the addresses the model's."""
+    abi = space.abi
+    out: list[ModuleImage] = []
+    same = abi == corpus.abi and all(
+        (m.era == "v5.8") == (era == "v5.8") and m.jump_label == jump_label
+        for m in corpus.modules)
+    by_file: dict[str, list[CorpusModule]] = {}
+    for m in corpus.builtin:
+        by_file.setdefault(m.path, []).append(m)
+    for mods in by_file.values():
+        if same:
+            lo = min(m.span()[0] for m in mods)
+            hi = max(m.span()[1] for m in mods)
+            delta = _free_range(space, lo, hi, lo)
+            out.append(_explicit(mods, space, "vmlinux", True, delta))
+        else:
+            out.append(link_vmlinux(space, era, jump_label, [m.spec for m in mods]))
+    for m in corpus.loadable:
+        if same:
+            lo, hi = m.span()
+            delta = _free_range(space, lo, hi, abi.module_base)
+            out.append(_explicit([m], space, m.spec.name, False, delta))
+        else:
+            out.append(link_module(space, era, jump_label, m.spec))
+    return tuple(out)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from model.corpus import load_corpus
+from model.abi import get_abi
+from model.corpus import corpus_images, load_corpus
 from model.errors import InputError
+from model.memory import AddressSpace
 from tests.dd_fixtures import MODULE_NAME, UNITS, all_callsites, build_module, build_vmlinux
 from tests.helpers import require_tool
 
@@ -70,3 +72,33 @@ def test_bad_files_are_kept_aside(built: dict[str, Path], tmp_path: Path) -> Non
         load_corpus(str(empty))
     with pytest.raises(InputError, match="no such file"):
         load_corpus(str(tmp_path / "missing"))
+
+
+def test_images_keep_the_real_pointers(built: dict[str, Path]) -> None:
+    """Same ABI and era: explicit placements, every pointer's parity as in the binary, the
+    strings readable from the model address space at those pointers."""
+    corpus = load_corpus(str(built["vmlinux"]))
+    mods = load_corpus(str(built["mods"]))
+    space = AddressSpace(get_abi("x86_64"))
+    images = corpus_images(corpus, space, "v6.1") + corpus_images(mods, space, "v6.1")
+    assert [(i.name, i.builtin, i.count) for i in images] == \
+        [("vmlinux", True, 13), (MODULE_NAME, False, 13), (MODULE_NAME, False, 13)]
+    real = [r for m in corpus.modules for r in m.records] + \
+        [r for m in mods.modules for r in m.records]
+    placed = [c for i in images for c in i.callsites]
+    for rec, site in zip(real, placed, strict=True):
+        for f in ("modname", "function", "filename", "format"):
+            assert getattr(site, f) % space.abi.page_size == getattr(rec, f) % space.abi.page_size
+    for site in placed:
+        assert space.read_cstring(site.format) == site.spec.format.encode("latin-1")
+
+
+def test_images_for_another_abi_come_from_the_linker_model(built: dict[str, Path]) -> None:
+    corpus = load_corpus(str(built["vmlinux"]))
+    space = AddressSpace(get_abi("s390x"))
+    (image,) = corpus_images(corpus, space, "v6.1")
+    assert image.abi.name == "s390x"
+    assert sorted((c.spec.function, c.spec.format, c.spec.lineno) for c in image.callsites) == \
+        sorted((s.function, s.format, s.lineno) for m in corpus.modules for s in m.spec.callsites)
+    # s390x's larl needs even addresses: GCC 2-aligns every string (model.sections).
+    assert all(c.modname % 2 == 0 for c in image.callsites)

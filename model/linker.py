@@ -12,10 +12,13 @@ Two ways a callsite reaches memory, as in a real kernel:
   on a page, each section at its ``sh_addralign``.
 
 What one translation unit contains follows GCC 12 (checked in ``tests/test_linker.py`` against
-``gcc -O2`` + GNU ld): a TU is one ``filename``; GCC emits its static ``__dyndbg`` records in
-*reverse* definition order (the reason v6.1 walks callsites backwards, commit 773beabbb8e8), the
-string literals in the order those reversed records use them (modname, filename, format), and the
-``__func__`` arrays in reverse order of the functions, each at :func:`model.sections.func_array_align`.
+``gcc -O2``/``-Os`` + GNU ld on x86-64, i386, aarch64, arm and s390x): a TU is one ``filename``;
+GCC's varpool emits the literals and ``__func__`` arrays last-defined first (the literals in the
+order those reversed callsites use them: modname, filename, format; each ``__func__`` array at
+:func:`model.sections.func_array_align`); the ``__dyndbg`` records come out in the same reverse
+order on x86 (the reason v6.1 walks callsites backwards, commit 773beabbb8e8) but in definition
+order where section anchors place them (:func:`model.sections.emits_in_reverse`).  Not modelled: riscv64 puts
+``__func__`` arrays of at most 8 bytes in ``.srodata`` (small data).
 Literals go to ``.rodata.str1.<align>`` by :func:`model.sections.string_section`.
 
 Everything is written as bytes into a :class:`~model.memory.AddressSpace`; the result is a frozen
@@ -39,6 +42,7 @@ from model.sections import (
     FUNC_SECTION,
     RECORD_ALIGN,
     dyndbg_section,
+    emits_in_reverse,
     func_array_align,
     layout_era,
     string_section,
@@ -213,15 +217,17 @@ def _translation_units(abi: Abi, callsites: Sequence[CallsiteSpec],
         by_file.setdefault(c.filename, []).append(c)
     tus: list[_TU] = []
     for filename, sites in by_file.items():
-        records = tuple(reversed(sites))
+        # varpool order: last-defined first, for the literals and the __func__ arrays
+        backwards = tuple(reversed(sites))
+        records = backwards if emits_in_reverse(abi) else tuple(sites)
         functions: dict[str, None] = {}
-        for c in sites:
+        for c in backwards:
             functions.setdefault(c.function, None)
         funcs = tuple((f, func_array_align(abi, len(cbytes(f, "function name")) + 1,
                                            optimize_size))
-                      for f in reversed(list(functions)))
+                      for f in functions)
         secs: dict[str, tuple[int, dict[bytes, _Literal]]] = {}
-        for c in records:
+        for c in backwards:
             for kind, text in (("modname", c.modname), ("filename", c.filename),
                                ("format", c.format)):
                 data = cbytes(text, kind)

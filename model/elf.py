@@ -683,10 +683,11 @@ def _read_module(elf: Any, sections: list[_Section], abi: Abi, era: str | None, 
     return DyndbgTable(
         path, "module", abi, the_era, how, jump_label, size, dd.size, addresses[dd.index], recs,
         strings, placements,
-        f"pointers are where the module loader's layout_sections() ({the_era}) would put them, "
-        f"each memory region starting on a {abi.page_size}-byte page (module load "
-        "randomisation is page-granular), first region at "
-        f"{base:#x}")
+        "pointers are where the module loader's layout_sections() would put them ("
+        + ("v5.8: one core_layout, groups page-aligned under CONFIG_STRICT_MODULE_RWX"
+           if layout_era(the_era) == "v5.8" else "v6.4+: one region per mod_mem type")
+        + f"), each region starting on a {abi.page_size}-byte page (module load randomisation "
+        f"is page-granular), the first at {base:#x}")
 
 
 def _section_relocations(elf: Any, target: int, abi: Abi, addresses: dict[int, int],

@@ -31,6 +31,7 @@ from model.elf import (
     expand_paths,
     module_image_end,
     read_dyndbg,
+    string_in_blocks,
 )
 from model.errors import InputError
 from model.linker import (
@@ -60,6 +61,11 @@ class CorpusModule:
     #: The strings the records point at, at their addresses (shared with the other builtin
     #: modules of the same vmlinux).
     strings: tuple[StringBlock, ...]
+    _starts: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    @_starts.default
+    def _strings_starts(self) -> tuple[int, ...]:
+        return tuple(b.address for b in self.strings)
 
     @property
     def record_bytes(self) -> bytes:
@@ -68,7 +74,7 @@ class CorpusModule:
 
     def string_at(self, address: int) -> bytes | None:
         """The string at ``address`` (see :meth:`model.elf.DyndbgTable.string_at`)."""
-        return _string_at(self.strings, address)
+        return string_in_blocks(self.strings, self._starts, address)
 
     def span(self) -> tuple[int, int]:
         """Lowest and one-past-highest address of the records and the strings they use."""
@@ -105,15 +111,6 @@ class Corpus:
     @property
     def records(self) -> int:
         return sum(len(m.records) for m in self.modules)
-
-
-def _string_at(blocks: tuple[StringBlock, ...], address: int) -> bytes | None:
-    for b in blocks:
-        if b.address <= address < b.end:
-            data = b.data[address - b.address:]
-            nul = data.find(b"\0")
-            return data if nul < 0 else data[:nul]
-    return None
 
 
 def _text(table: DyndbgTable, pointer: int, what: str) -> str:

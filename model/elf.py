@@ -192,20 +192,31 @@ class DyndbgTable:
     #: What the pointer values assume (stated in the report).
     assumption: str = ""
 
+    _starts: tuple[int, ...] = attrs.field(init=False, repr=False, eq=False)
+
+    @_starts.default
+    def _strings_starts(self) -> tuple[int, ...]:
+        return tuple(b.address for b in self.strings)
+
     def string_at(self, address: int) -> bytes | None:
         """The NUL-terminated string at ``address`` (without the NUL), if the file holds it."""
-        starts = [b.address for b in self.strings]
-        i = bisect.bisect_right(starts, address) - 1
-        if i < 0 or address >= self.strings[i].end:
-            return None
-        block = self.strings[i]
-        data = block.data[address - block.address:]
-        nul = data.find(b"\0")
-        return data if nul < 0 else data[:nul]
+        return string_in_blocks(self.strings, self._starts, address)
 
     @property
     def layout(self) -> Layout:
         return ddebug_layout(self.abi, layout_era(self.era), self.jump_label)
+
+
+def string_in_blocks(blocks: Sequence[StringBlock], starts: Sequence[int],
+                     address: int) -> bytes | None:
+    """The string at ``address`` in sorted, disjoint ``blocks`` (``starts`` their addresses)."""
+    i = bisect.bisect_right(starts, address) - 1
+    if i < 0 or address >= blocks[i].end:
+        return None
+    block = blocks[i]
+    data = block.data[address - block.address: address - block.address + MAX_STRING]
+    nul = data.find(b"\0")
+    return data if nul < 0 else data[:nul]
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,6 @@ from model.domains import (
     z3fold_handles,
     z3fold_headless_handles,
     zbud_handles,
-    zs_free_links,
     zs_malloc_errors,
     zsmalloc_handles,
 )

@@ -103,18 +103,21 @@ class JobState:
                             rule_counts=tuple(sorted(self.rule_counts.items())))
 
 
-def _worker(jobs: Any, results: Any, stop: Any, slice_seconds: float, db_spec: str,
-            steps: int, seed: int) -> None:
-    """Run jobs from the queue in chunks until each job's time slice is used up."""
+def _worker(jobs: list[Job], next_job: Any, results: Any, stop: Any, slice_seconds: float,
+            db_spec: str, steps: int, seed: int) -> None:
+    """Run jobs (taking the next index from the shared counter) in chunks until each job's
+    time slice is used up.  The job list itself is inherited through ``fork``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     db = open_database(db_spec)
     rng = random.Random(seed)
     while not stop.is_set():
-        try:
-            index, job = jobs.get_nowait()
-        except queue.Empty:
+        with next_job.get_lock():
+            index = next_job.value
+            next_job.value += 1
+        if index >= len(jobs):
             return
+        job = jobs[index]
         prop = get_property(job.property)
         end = time.monotonic() + slice_seconds
         while not stop.is_set():
@@ -218,13 +221,12 @@ class Campaign:
         self.outdir.mkdir(parents=True, exist_ok=True)
         self.states = [JobState(j) for j in self.jobs]
         ctx = mp.get_context("fork")
-        jobs: Any = ctx.Queue()
-        for i, job in enumerate(self.jobs):
-            jobs.put((i, job))
+        next_job: Any = ctx.Value("i", 0)
         results: Any = ctx.Queue()
         stop = ctx.Event()
         seed = random.SystemRandom().getrandbits(32)
-        procs = [ctx.Process(target=_worker, args=(jobs, results, stop, self.slice_seconds(),
+        procs = [ctx.Process(target=_worker, args=(self.jobs, next_job, results, stop,
+                                                   self.slice_seconds(),
                                                    self.db_spec, self.steps, seed + n),
                              daemon=True)
                  for n in range(self.workers)]

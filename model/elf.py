@@ -472,8 +472,7 @@ def _read_vmlinux(elf: Any, sections: list[_Section], abi: Abi, era: str | None,
     """Records of a linked image between ``__start___dyndbg`` and ``__stop___dyndbg``."""
     start = stop = None
     for sec_name in RECORD_SECTIONS:
-        label = "___dyndbg" if sec_name == "__dyndbg" else "___verbose"
-        start, stop = _symbol(elf, f"__start_{label}"), _symbol(elf, f"__stop_{label}")
+        start, stop = _symbol(elf, f"__start_{sec_name}"), _symbol(elf, f"__stop_{sec_name}")
         if start is not None and stop is not None:
             break
     else:

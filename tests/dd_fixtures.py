@@ -93,23 +93,48 @@ def build_module(prefix: str, out: Path, extra: tuple[str, ...] = (),
     return ko
 
 
-def build_vmlinux(prefix: str, out: Path, *, pie: bool = False,
+#: Puts the records inside an output section that is not called ``__dyndbg``, bounded by
+#: ``__start___dyndbg``/``__stop___dyndbg`` as include/asm-generic/vmlinux.lds.h does inside
+#: ``.data``: the reader must then find them by the symbols alone.
+KERNEL_LIKE_LDS = """\
+SECTIONS
+{
+  .data.dd : {
+    . = ALIGN(8);
+    __start___dyndbg = .;
+    KEEP(*(__dyndbg))
+    __stop___dyndbg = .;
+  }
+}
+INSERT AFTER .data;
+"""
+
+
+def build_vmlinux(prefix: str, out: Path, *, pie: bool = False, lds: bool = False,
                   extra: tuple[str, ...] = ()) -> Path:
     """A vmlinux stand-in: every unit with its own KBUILD_MODNAME, linked into an executable
-    (native: with main.c, runnable; cross: freestanding with image.c)."""
+    (native: with main.c, runnable; cross: freestanding with image.c).  ``lds``: records
+    inside ``.data.dd`` between the bounding symbols (:data:`KERNEL_LIKE_LDS`)."""
     gcc = f"{prefix}gcc"
     objs = [compile_unit(gcc, unit, mod, debug, out, extra) for unit, mod, debug in UNITS]
-    exe = out / f"vmlinux{''.join(extra).replace('-', '_')}-{prefix or 'native-'}{'pie' if pie else ''}"
+    exe = out / (f"vmlinux{''.join(extra).replace('-', '_')}-{prefix or 'native-'}"
+                 f"{'pie' if pie else ''}{'lds' if lds else ''}")
+    script: list[str] = []
+    if lds:
+        (out / "dd.lds").write_text(KERNEL_LIKE_LDS)
+        script = [f"-Wl,-T,{out / 'dd.lds'}"]
     if prefix:
         image = compile_unit(gcc, "image", "image", False, out, extra)
-        run([gcc, "-nostdlib", "-static", "-no-pie", *map(str, objs), str(image), "-o", str(exe)])
+        run([gcc, "-nostdlib", "-static", "-no-pie", *script, *map(str, objs), str(image),
+             "-o", str(exe)])
     else:
         main = out / "main.o"
         run([gcc, "-O2", *(["-fpie"] if pie else []), *extra, "-c", "main.c", "-o", str(main)])
         if pie:
             objs = [compile_unit(gcc, unit, mod, debug, out, (*extra, "-fpie"))
                     for unit, mod, debug in UNITS]
-        run([gcc, "-pie" if pie else "-no-pie", *map(str, objs), str(main), "-o", str(exe)])
+        run([gcc, "-pie" if pie else "-no-pie", *script, *map(str, objs), str(main), "-o",
+             str(exe)])
     return exe
 
 

@@ -46,6 +46,7 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     built = {
         "vmlinux": build_vmlinux("", out),
         "pie": build_vmlinux("", out, pie=True),
+        "lds": build_vmlinux("", out, lds=True),
         "module": ko,
         "nojl": build_vmlinux("", out, extra=("-DDD_NO_JUMP_LABEL",)),
         "v58": build_module("", out, extra=("-DDD_V58",)),
@@ -96,6 +97,19 @@ def test_vmlinux_records_match_the_source_and_the_running_program(native: dict[s
     assert all(r.class_id == 63 for r in table.records)
     # The running program walks the same records in the same order and sees the same parity.
     run = runtime_records(native["vmlinux"])
+    assert [r[:6] for r in run] == rows
+    assert [r[6] for r in run] == [
+        (r.modname & 1, r.function & 1, r.filename & 1, r.format & 1) for r in table.records]
+
+
+def test_records_found_by_the_bounding_symbols_alone(native: dict[str, Path]) -> None:
+    """As in a real vmlinux, the records sit inside another output section (``.data`` there,
+    ``.data.dd`` here): only ``__start___dyndbg``/``__stop___dyndbg`` say where."""
+    table = read_dyndbg(str(native["lds"]))
+    assert table.section_bytes == 56 * len(all_callsites())
+    rows = strings_of(table)
+    check_link_order(rows, source_rows(builtin=True))
+    run = runtime_records(native["lds"])
     assert [r[:6] for r in run] == rows
     assert [r[6] for r in run] == [
         (r.modname & 1, r.function & 1, r.filename & 1, r.format & 1) for r in table.records]

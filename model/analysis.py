@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import attrs
 import lz4.block
@@ -32,7 +33,14 @@ import zstandard
 
 from model.abi import Abi
 from model.builtin_layouts import ddebug_split_layouts
-from model.elf import POINTER_FIELDS, DyndbgTable
+from model.context import KernelContext
+from model.corpus import corpus_from_tables, corpus_images
+from model.designs import builtin_designs
+from model.designs.protocol import Footprint
+from model.elf import POINTER_FIELDS, DyndbgTable, layout_era
+from model.errors import KernelBug
+from model.linker import image_from_placements
+from model.memory import AddressSpace
 from model.zsmalloc_classes import ERA_CURRENT, ERA_V58, ClassTable, class_table
 
 #: Compressors as zram's backends configure them, by the names zram's ``comp_algorithm`` uses;
@@ -165,6 +173,7 @@ class TableFigures:
     #: Each distinct pointer target once, with its NUL (tail-merged targets counted whole).
     string_bytes_by_pointer: int
     compression: tuple[Compression, ...]
+    designs: tuple[DesignProjection, ...] = ()
 
     def field(self, name: str) -> FieldFigures:
         for n, f in self.fields:
@@ -308,8 +317,10 @@ def compression_figures(tables: Sequence[DyndbgTable]) -> tuple[Compression, ...
     return tuple(out)
 
 
-def analyze_tables(tables: Sequence[DyndbgTable], *, path: str = "", kind: str = "") -> TableFigures:
-    """The figures of ``tables`` taken together (one table: that file's figures)."""
+def analyze_tables(tables: Sequence[DyndbgTable], *, path: str = "", kind: str = "",
+                   designs: bool = True) -> TableFigures:
+    """The figures of ``tables`` taken together (one table: that file's figures);
+    ``designs=False`` skips the per-design projections (the slowest part)."""
     if not tables:
         raise ValueError("analyze_tables needs at least one table")
     first = tables[0]
@@ -332,4 +343,100 @@ def analyze_tables(tables: Sequence[DyndbgTable], *, path: str = "", kind: str =
         string_bytes=by_content,
         string_bytes_by_pointer=by_pointer,
         compression=compression_figures(tables),
+        designs=design_projections(tables) if designs else (),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Projections per built-in design
+
+
+@attrs.frozen
+class DesignProjection:
+    """One built-in design run on the real records: its footprint against the ``section``
+    baseline, the pool's size classes, or the kernel failure it hit."""
+
+    name: str
+    footprint: Footprint | None
+    #: Baseline resident bytes minus this design's (negative: the design costs more).
+    saved_bytes: int
+    #: ``(class size, objects in use)`` of every zs_pool class the design's pool uses.
+    size_classes: tuple[tuple[int, int], ...]
+    #: The first line of the model kernel's failure, if the design fell over on these records.
+    failure: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        if self.footprint is None:
+            return {"failure": self.failure}
+        fp = self.footprint
+        return {"resident_bytes": fp.resident_bytes, "saved_bytes": self.saved_bytes,
+                "section_bytes": fp.section_bytes, "reclaimed_bytes": fp.reclaimed_bytes,
+                "pool_pages": fp.pool_pages, "pool_bytes": fp.pool_bytes,
+                "handle_bytes": fp.handle_bytes, "table_bytes": fp.table_bytes,
+                "other_bytes": fp.other_bytes,
+                "size_classes": [{"size": size, "objects": n} for size, n in self.size_classes]}
+
+
+def _pool_classes(design: object) -> tuple[tuple[int, int], ...]:
+    """Size classes in use of every zs_pool the design holds (``class_stats``, the
+    ``/sys/kernel/debug/zsmalloc/<pool>/classes`` lines)."""
+    out: dict[int, int] = {}
+    for value in vars(design).values():
+        stats = getattr(value, "class_stats", None)
+        if callable(stats):
+            for c in stats():
+                if c.obj_used:
+                    out[c.size] = out.get(c.size, 0) + c.obj_used
+    return tuple(sorted(out.items()))
+
+
+def _run_design(cls: Any, tables: Sequence[DyndbgTable]) -> tuple[Footprint, object]:
+    """Boot a model kernel with ``cls`` on the tables' records: ``dynamic_debug_init`` with the
+    builtin ones (early_initcall), ``late_init`` (late_initcall), then ``add_module`` for each
+    module in order, a second module of the same name refused as ``load_module`` does
+    (-EEXIST)."""
+    first = tables[0]
+    abi, era, jump_label = first.abi, first.era, first.jump_label
+    space = AddressSpace(abi)
+    ctx = KernelContext(nr_cpus=2, space=space)
+    images = corpus_images(corpus_from_tables(tables), space, era, jump_label)
+    design = cls(abi, era, jump_label, space, ctx)
+    builtin = [i for i in images if i.builtin]
+    if builtin:
+        for image in builtin:
+            design.dynamic_debug_init(image)
+    else:
+        design.dynamic_debug_init(image_from_placements(
+            space, era, jump_label, "vmlinux", True, abi.kernel_base, [], {}))
+    design.late_init()
+    loaded: set[str] = set()
+    for image in images:
+        if not image.builtin and image.name not in loaded:
+            loaded.add(image.name)
+            design.add_module(image)
+    footprint: Footprint = design.footprint()
+    return footprint, design
+
+
+def design_projections(tables: Sequence[DyndbgTable]) -> tuple[DesignProjection, ...]:
+    """Every built-in design (model.designs) on the records of ``tables`` (one ABI, one
+    record layout), against the ``section`` baseline.  A design that hits a kernel failure
+    on real records (say a ``% 2`` test meeting an odd string pointer) reports it instead of
+    a footprint: that is a finding about the design."""
+    tables = [t for t in tables if t.records]
+    if not tables or len({(t.abi.name, layout_era(t.era), t.jump_label) for t in tables}) > 1:
+        return ()
+    designs = builtin_designs()
+    baseline: int | None = None
+    if "section" in designs:
+        baseline = _run_design(designs["section"], tables)[0].resident_bytes
+    out: list[DesignProjection] = []
+    for name, cls in designs.items():
+        try:
+            fp, design = _run_design(cls, tables)
+        except KernelBug as exc:
+            out.append(DesignProjection(name, None, 0, (), exc.message.splitlines()[0]))
+            continue
+        saved = 0 if baseline is None else baseline - fp.resident_bytes
+        out.append(DesignProjection(name, fp, saved, _pool_classes(design)))
+    return tuple(out)

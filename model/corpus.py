@@ -166,6 +166,19 @@ def table_modules(table: DyndbgTable) -> tuple[CorpusModule, ...]:
     return tuple(out)
 
 
+def corpus_from_tables(tables: Sequence[DyndbgTable], path: str = "",
+                       errors: Sequence[InputError] = ()) -> Corpus:
+    """A corpus of tables already read (all of one ABI; modules at non-overlapping addresses,
+    as :func:`load_corpus` and ``dyndiet analyze`` place them)."""
+    abis = {t.abi.name for t in tables}
+    if len(abis) > 1:
+        raise InputError(f"the files are of several ABIs ({', '.join(sorted(abis))})", path=path)
+    if not tables:
+        raise InputError("no kernel binaries", path=path)
+    modules = [m for t in tables for m in table_modules(t)]
+    return Corpus(path, tables[0].abi, tuple(modules), tuple(errors))
+
+
 def load_corpus(path: str, *, abi: str | None = None, era: str | None = None) -> Corpus:
     """The corpus under ``path`` (a vmlinux, a module, or a directory of modules).
 
@@ -174,28 +187,28 @@ def load_corpus(path: str, *, abi: str | None = None, era: str | None = None) ->
     module area, as if all were loaded."""
     files, errors = expand_paths([path])
     errs = list(errors)
-    modules: list[CorpusModule] = []
-    target: Abi | None = None
+    tables: list[DyndbgTable] = []
     base: int | None = None
     for f in files:
         try:
             table = read_dyndbg(f, abi=abi, era=era, module_base=base)
-            if target is not None and table.abi != target:
+            if tables and table.abi != tables[0].abi:
                 raise InputError(f"ABI {table.abi.name} differs from the corpus's "
-                                 f"{target.name}", path=f)
-            target = table.abi
+                                 f"{tables[0].abi.name}", path=f)
             if table.kind == "module" and table.placements:
                 base = module_image_end(table.placements, table.abi.page_size)
-            modules.extend(table_modules(table))
+            table_modules(table)  # every pointer must resolve
+            tables.append(table)
         except InputError as exc:
             errs.append(exc)
-    if target is None:
+    if not tables:
         if errs:
             raise errs[0]
         raise InputError("no kernel binaries found", path=path)
-    if not modules:
+    corpus = corpus_from_tables(tables, path, errs)
+    if not corpus.modules:
         raise InputError("no dynamic-debug records in the corpus", path=path)
-    return Corpus(path, target, tuple(modules), tuple(errs))
+    return corpus
 
 
 # ---------------------------------------------------------------------------------------------

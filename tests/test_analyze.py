@@ -14,12 +14,14 @@ import lzma
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import lz4.block
 import pytest
 import zstandard
 
 from dyndiet.cli import main
+from model import analysis
 from model.abi import get_abi
 from model.analysis import (
     COMPRESSORS,
@@ -29,7 +31,11 @@ from model.analysis import (
     zs_class_table,
 )
 from model.context import KernelContext
+from model.designs.protocol import ddebug_table_size
+from model.designs.section import SectionDesign
 from model.elf import POINTER_FIELDS, DyndbgTable, read_dyndbg
+from model.errors import BadHandle
+from model.linker import ModuleImage
 from model.memory import AddressSpace
 from model.zsmalloc import zs_create_pool
 from tests.dd_fixtures import build_module, build_vmlinux, runtime_records
@@ -237,3 +243,47 @@ def test_bad_files_are_reported_and_the_rest_analysed(built: dict[str, Path], tm
     assert errors[2] == f"dyndiet analyze: {missing}: no such file or directory"
     doc = json.loads(captured.out)
     assert [f["path"] for f in doc["files"]] == [str(built["vmlinux"])]
+
+
+# ---------------------------------------------------------------------------------------------
+# Projections per design
+
+
+def test_section_design_projection_is_the_records_and_tables(built: dict[str, Path]) -> None:
+    v = analyze_tables([read_dyndbg(str(built["vmlinux"]))])
+    m = analyze_tables([read_dyndbg(str(built["module"]))])
+    table = ddebug_table_size(get_abi("x86_64"), True)
+    section_v = next(d for d in v.designs if d.name == "section")
+    section_m = next(d for d in m.designs if d.name == "section")
+    assert section_v.footprint is not None and section_m.footprint is not None
+    # vmlinux: 3 builtin tables (alpha, beta, gamma); the module: 1.
+    assert section_v.footprint.resident_bytes == 13 * 56 + 3 * table
+    assert section_m.footprint.resident_bytes == 13 * 56 + table
+    assert section_v.saved_bytes == 0 and section_v.size_classes == ()
+
+
+class _OddTagDesign(SectionDesign):
+    """A deliberately broken design for the meta-test: it reads any odd modname pointer as a
+    tagged zhandle, the July-2020 ``% 2`` thinko, and so oopses on real records."""
+
+    name: ClassVar[str] = "odd-tag-meta"
+
+    def dynamic_debug_init(self, image: ModuleImage) -> int:
+        for site in image.callsites:
+            if site.modname % 2:
+                raise BadHandle(f"BUG: zs_map_object of odd handle {site.modname:#x}",
+                                "model/meta")
+        return super().dynamic_debug_init(image)
+
+
+def test_a_design_that_falls_over_on_real_records_is_reported(
+        built: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis, "builtin_designs",
+                        lambda: {"section": SectionDesign, "odd-tag-meta": _OddTagDesign})
+    fig = analyze_tables([read_dyndbg(str(built["vmlinux"]))])
+    broken = next(d for d in fig.designs if d.name == "odd-tag-meta")
+    # The fixture's vmlinux has odd modname pointers (checked against the running program).
+    assert fig.field("modname").odd > 0
+    assert broken.footprint is None
+    assert broken.failure.startswith("BUG: zs_map_object of odd handle")
+    assert broken.as_json() == {"failure": broken.failure}

@@ -96,7 +96,7 @@ def figures_json(f: TableFigures) -> dict[str, Any]:
         "bytes": f.bytes,
         "max_lineno": f.max_lineno,
         "fields": {name: ff.as_json() for name, ff in f.fields},
-        "designs": {},
+        "designs": {d.name: d.as_json() for d in f.designs},
         "era": f.era,
         "string_bytes": f.string_bytes,
         "string_bytes_by_pointer": f.string_bytes_by_pointer,
@@ -185,6 +185,19 @@ def _table_block(f: TableFigures, table: DyndbgTable | None) -> list[str]:
         lines.append(f"    {c.unit:<9} {c.method:<8} {c.objects:>7} {c.raw_bytes:>10} "
                      f"{c.stored_bytes:>10} {_pct(c.saved_bytes, c.raw_bytes)} "
                      f"{c.pool.pages:>9}  {classes}")
+    if f.designs:
+        lines.append("")
+        lines.append("  built-in designs on these records (model kernel; saved = section's resident "
+                     "bytes minus the design's)")
+        lines.append("    design            resident B    saved B  pool pages  size classes "
+                     "(size x objects)")
+        for d in f.designs:
+            if d.footprint is None:
+                lines.append(f"    {d.name:<16}  fails: {d.failure}")
+                continue
+            classes = " ".join(f"{size}x{n}" for size, n in d.size_classes)
+            lines.append(f"    {d.name:<16} {d.footprint.resident_bytes:>11} {d.saved_bytes:>10}"
+                         f" {d.footprint.pool_pages:>11}  {classes}")
     return lines
 
 

@@ -37,6 +37,8 @@ Order = Literal["up", "down", "zigzag", "listed"]
 
 #: ``MAX_ERRNO`` (include/linux/err.h, every era): ``IS_ERR_VALUE(x)`` is ``x >= -MAX_ERRNO``.
 MAX_ERRNO = 4095
+#: The alignment reported for a domain whose only value is 0 (``NULL``).
+ALIGN_ANY = 1 << 16
 EINVAL, ENOSPC, ENOMEM = 22, 28, 12
 
 #: Size of the modelled pieces of the kernel address map (model addresses, not measured).
@@ -149,8 +151,9 @@ class Domain:
 
     @property
     def align(self) -> int:
-        """The alignment every member has (the largest power of two dividing all of them)."""
-        cap = 1 << 16
+        """The alignment every member has (the largest power of two dividing all of them,
+        capped at :data:`ALIGN_ANY`, which only ``NULL`` reaches)."""
+        cap = ALIGN_ANY
         if self.order == "up":
             a = _pow2_divisor(self.step, cap) if self.count > len(self.residues) else cap
             a = min([a, _pow2_divisor(self.base, cap)]
@@ -177,9 +180,13 @@ class Domain:
         :func:`model.tagging.smallest_counterexample`)."""
         return len(self.residues) if self.order == "up" else 1
 
+    @property
+    def align_text(self) -> str:
+        return "any" if self.align >= ALIGN_ANY else str(self.align)
+
     def describe(self) -> str:
         """``section, align A (abi)`` — how a counterexample's origin is shown."""
-        return f"{self.section}, align {self.align} ({self.abi})"
+        return f"{self.section}, align {self.align_text} ({self.abi})"
 
 
 def _up(key: str, title: str, role: Role, abi: Abi, section: str, source: str, lo: int,

@@ -69,3 +69,30 @@ def test_footprint_from_the_layout(abi_name: str, era: str, jump_label: bool) ->
         assert ddebug_table_size(abi, False) == 40 and ddebug_table_size(abi, True) == 56
     k.rmmod("e1000e")
     assert k.design.footprint().section_bytes == 4 * size
+
+
+def test_the_guide_example_design_matches_the_baseline() -> None:
+    """docs/designs/kcopy_design.py (the protocol guide's example) shows what ``section`` shows
+    in one scenario, and its footprint says what it reclaimed and what it allocated."""
+    from dyndiet.designs import load_design_file
+
+    (ref,) = load_design_file("docs/designs/kcopy_design.py")
+    e1000 = ModuleSpec("e1000e", (CallsiteSpec("e1000e", "rx", "rx.c", "rx\n", 3),
+                                  CallsiteSpec("e1000e", "tx", "tx.c", "tx %d\n", 4)))
+    abi = get_abi("x86_64")
+    runs = []
+    for cls in (SectionDesign, ref.factory):
+        k = DyndbgKernel.boot(cls, abi, "v6.1", True, SPECS)
+        out: list[object] = [k.control_write("func probe +pmf").rc]
+        k.late_init()
+        k.insmod(e1000, "+pt", with_param=True)
+        out.append(k.control_write("module moda -p; file tx.c =p").rc)
+        out.append(k.control_read())
+        out += [k.hit(name, idx, "softirq") for name, idx in k.callsites()]
+        k.rmmod("e1000e")
+        out.append(k.control_read())
+        runs.append((out, k.design.footprint()))
+    (base, base_fp), (mine, fp) = runs
+    assert mine == base
+    assert fp.reclaimed_bytes == 4 * 56 and fp.section_bytes == 0
+    assert fp.other_bytes == 4 * 64 and base_fp.section_bytes == 4 * 56

@@ -26,6 +26,7 @@ import attrs
 
 from model.abi import Abi
 from model.builtin_layouts import KEY_ENABLED
+from model.context import KernelContext
 from model.creader import parse_c
 from model.dyndbg.callsite import ClassMapSpec
 from model.dyndbg.era import ENOENT, Era, get_era
@@ -132,7 +133,7 @@ class BaseDesign(abc.ABC):
     source: ClassVar[str] = ""
 
     def __init__(self, abi: Abi, era: str | Era, jump_label: bool, space: AddressSpace,
-                 ctx: ContextLike) -> None:
+                 ctx: KernelContext) -> None:
         self.abi = abi
         self.era: Era = era if isinstance(era, Era) else get_era(era)
         self.jump_label = jump_label

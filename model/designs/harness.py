@@ -44,12 +44,22 @@ class DyndbgKernel:
     @classmethod
     def boot(cls, design_cls: Any, abi: Abi, era: str, jump_label: bool,
              builtin: Sequence[ModuleSpec], *, nr_cpus: int = 2,
-             optimize_size: bool = False) -> DyndbgKernel:
+             optimize_size: bool = False, ctx: KernelContext | None = None,
+             space: AddressSpace | None = None,
+             vmlinux: ModuleImage | None = None) -> DyndbgKernel:
         """Link vmlinux from ``builtin`` and run the design's ``dynamic_debug_init``
-        (early_initcall); ``late_init`` is a separate step (:meth:`late_init`)."""
-        space = AddressSpace(abi)
-        ctx = KernelContext(nr_cpus=nr_cpus, space=space)
-        image = link_vmlinux(space, era, jump_label, builtin, optimize_size=optimize_size)
+        (early_initcall); ``late_init`` is a separate step (:meth:`late_init`).
+
+        ``ctx`` / ``space`` replace the fresh context and address space (a machine passing a
+        context subclass); ``vmlinux`` is an image already placed in ``space`` (real records
+        from a corpus) used instead of linking ``builtin``."""
+        if space is None:
+            space = ctx.space if ctx is not None and ctx.space is not None else AddressSpace(abi)
+        if ctx is None:
+            ctx = KernelContext(nr_cpus=nr_cpus, space=space)
+        ctx.attach(space)
+        image = vmlinux if vmlinux is not None else link_vmlinux(
+            space, era, jump_label, builtin, optimize_size=optimize_size)
         design = design_cls(abi, era, jump_label, space, ctx)
         design.dynamic_debug_init(image)
         return cls(abi, era, jump_label, space, ctx, design, image, optimize_size=optimize_size)
@@ -66,10 +76,18 @@ class DyndbgKernel:
             raise InputError(f"module {module.name} is already loaded")
         image = link_module(self.space, self.era, self.jump_label, module,
                             optimize_size=self.optimize_size)
-        self.modules[module.name] = image
+        return self.insmod_image(image, dyndbg, with_param)
+
+    def insmod_image(self, image: ModuleImage, dyndbg: str | None = None,
+                     with_param: bool = False) -> int:
+        """Load a module whose image is already placed in :attr:`space` (a corpus module):
+        ``add_module``, then its ``dyndbg`` parameter as :meth:`insmod` does."""
+        if image.name in self.modules:
+            raise InputError(f"module {image.name} is already loaded")
+        self.modules[image.name] = image
         rc: int = self.design.add_module(image)
         if with_param:
-            core.ddebug_dyndbg_module_param_cb(self.design, "dyndbg", dyndbg, module.name)
+            core.ddebug_dyndbg_module_param_cb(self.design, "dyndbg", dyndbg, image.name)
         return rc
 
     def rmmod(self, name: str) -> int:

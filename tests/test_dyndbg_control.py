@@ -51,14 +51,15 @@ def test_control_file_v61() -> None:
 
 
 def test_control_file_v58() -> None:
-    """v5.8: list_add (newest table first), callsites 0..N-1 (backwards on x86), octal escapes."""
+    """v5.8: list_add_tail (5.9 made it LIFO, 6.1 undid that), callsites 0..N-1 (backwards on
+    x86, where GCC emits a TU's records last-defined first), octal escapes."""
     k = boot("v5.8")
     assert k.control_read() == (
         "# filename:lineno [module]function flags format\n"
-        'lib/b.c:7 [modb]xfer =p "xfer done\\012"\n'
         'drivers/a.c:20 [moda]remove =_ "bye\\012"\n'
         'drivers/a.c:11 [moda]probe =_ "tab\\011here \\042q\\042\\012"\n'
-        'drivers/a.c:10 [moda]probe =_ "hello %d\\012"\n')
+        'drivers/a.c:10 [moda]probe =_ "hello %d\\012"\n'
+        'lib/b.c:7 [modb]xfer =p "xfer done\\012"\n')
 
 
 def test_flags_render_in_opt_array_order() -> None:

@@ -120,8 +120,8 @@ def ddebug_table_size(abi: Abi, has_maps: bool) -> int:
 class BaseDesign(abc.ABC):
     """Shared machinery; subclasses implement the storage hooks marked abstract.
 
-    State kept here: the ``ddebug_tables`` list (``list_add`` in v5.8, ``list_add_tail`` from
-    v6.1) and which images are loaded.  Records start in their linked section (``image``); the
+    State kept here: the ``ddebug_tables`` list in the era's order (``Era.tables_in_add_order``)
+    and which images are loaded.  Records start in their linked section (``image``); the
     default ``get_site``/``get_flags``/``set_flags`` read and write them there, so a subclass
     overrides only what it stores elsewhere.
     """
@@ -157,7 +157,7 @@ class BaseDesign(abc.ABC):
     def ddebug_add_module(self, descs: int, n: int, mod_name: str, builtin: bool,
                           maps: tuple[ClassMapSpec, ...] = ()) -> DdebugTable:
         """lib/dynamic_debug.c:ddebug_add_module: a table over ``n`` records at ``descs``,
-        added with ``list_add`` (v5.8) or ``list_add_tail`` (v6.1+); v6.1 attaches the
+        added with ``list_add_tail`` (v5.8, v6.1+; ``list_add`` in 5.9..6.0); v6.1 attaches the
         module's class maps (``ddebug_attach_module_classes``)."""
         dt = DdebugTable(mod_name, n, descs, self.layout.size, builtin, self._next_ident,
                          maps if self.era.has_class else ())

@@ -7,14 +7,14 @@ Three eras, read from ``lib/dynamic_debug.c`` and ``include/linux/dynamic_debug.
   ``$mod.dyndbg=`` module name is set before parsing, so a ``module`` keyword in the query is
   a duplicate; ``line N-`` is rejected (last 0 < first); ``ddebug_change()`` flips the static
   key on the *modifier* flags (``flags & _DPRINTK_FLAGS_PRINT``), so ``+m`` on an enabled
-  callsite disables its key (fixed by ee879be38bc8 in 6.1); tables are ``list_add()``-ed (the
-  newest first in the control file) and walked 0..N; the control file escapes ``\\t\\r\\n"`` in
+  callsite disables its key (fixed by ee879be38bc8 in 6.1); tables are ``list_add_tail()``-ed
+  and walked 0..N; the control file escapes ``\\t\\r\\n"`` in
   octal (``seq_escape``); messages carry ``pr_fmt`` = ``"dynamic_debug:<function>: "``;
   ``dynamic_emit_prefix()`` always runs; ``PREFIX_SIZE`` 64.
 * ``v6.1`` (driver-core-6.1-rc1): ``class_id:6`` in the record and the ``class`` keyword,
   ``file:func`` / ``file:N-M``, ``format ^anchored``, ``line N-`` open-ended (``UINT_MAX``),
-  static-key fix, ``list_add_tail()`` and the reversed callsite walk (2ad556f70043,
-  773beabbb8e8), ``ESCAPE_SPACE`` in the control file (47ea6f99d06e), the query's module
+  static-key fix, ``list_add_tail()`` again (2ad556f70043 undid 5.9's LIFO ``list_add()``)
+  and the reversed callsite walk (773beabbb8e8), ``ESCAPE_SPACE`` in the control file (47ea6f99d06e), the query's module
   overriding ``$mod.dyndbg`` (e75ef56f7496), ``pr_fmt`` ``"dyndbg: "``, the prefix skipped when
   no decoration flag is set (``_DPRINTK_FLAGS_INCL_ANY``).  Flags ``p m f l t _``.
 * ``v6.19``: v6.1 plus ``s`` (``_DPRINTK_FLAGS_INCL_SOURCENAME``, ~6.4) and ``d``
@@ -72,7 +72,8 @@ class Era:
     query_module_overrides: bool
     #: ``ddebug_change`` tests ``newflags`` (ee879be38bc8); otherwise the modifier flags.
     static_key_uses_newflags: bool
-    #: ``list_add_tail`` (2ad556f70043); otherwise ``list_add`` (newest table first).
+    #: ``list_add_tail`` (v5.8, and v6.1 again after 2ad556f70043); otherwise ``list_add``
+    #: (newest table first: "dyndbg: make ddebug_tables list LIFO", 5.9 to 6.0).
     tables_in_add_order: bool
     #: ``ddebug_iter`` walks a table's callsites N-1..0 (773beabbb8e8).
     reverse_callsite_walk: bool
@@ -116,7 +117,7 @@ _V619_OPTS = ((_DPRINTK_FLAGS_PRINT, "p"), (_DPRINTK_FLAGS_INCL_MODNAME, "m"),
 
 V5_8 = Era("v5.8", "v5.8", _V58_OPTS, has_class=False, file_colon=False, format_anchor=False,
            open_ended_lines=False, query_module_overrides=False, static_key_uses_newflags=False,
-           tables_in_add_order=False, reverse_callsite_walk=False, escape_space=False,
+           tables_in_add_order=True, reverse_callsite_walk=False, escape_space=False,
            prefix_fast_path=False, prefix_size=64, short_pr_fmt=False, section="__verbose")
 V6_1 = Era("v6.1", "v6.1", _V58_OPTS, has_class=True, file_colon=True, format_anchor=True,
            open_ended_lines=True, query_module_overrides=True, static_key_uses_newflags=True,

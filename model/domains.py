@@ -176,8 +176,8 @@ class Domain:
 
     @property
     def period(self) -> int:
-        """Indices after which ``nth(k) mod 2**b`` repeats, divided by ``2**b`` (see
-        :func:`model.tagging.smallest_counterexample`)."""
+        """``nth(k) mod 2**b`` repeats every ``period * 2**b`` indices (``up``: one step per
+        ``len(residues)`` indices); :func:`model.tagging.smallest_counterexample` relies on it."""
         return len(self.residues) if self.order == "up" else 1
 
     @property

@@ -162,6 +162,8 @@ def _synthetic(abi_name: str, order: str, base: int, step: int, residues: tuple[
     if order == "down":
         return Domain("t", "t", "value", abi.name, abi.bits_per_long, "t", "t", "down", count,
                       base=base)
+    if order == "zigzag":
+        return Domain("t", "t", "value", abi.name, abi.bits_per_long, "t", "t", "zigzag", count)
     return Domain("t", "t", "handle", abi.name, abi.bits_per_long, "t", "t", "up", count,
                   base, step, residues)
 
@@ -173,7 +175,7 @@ def small_domains(draw: st.DrawFn) -> tuple[str, Domain]:
     abi = get_abi(abi_name)
     bits = abi.bits_per_long
     role = draw(st.sampled_from(("handle", "value")))
-    order = draw(st.sampled_from(("up", "up", "down")))
+    order = draw(st.sampled_from(("up", "up", "down", "zigzag")))
     step = draw(st.sampled_from((1, 2, 4, 8, 64, abi.page_size)))
     residues = tuple(sorted(draw(st.sets(st.integers(0, step - 1), min_size=1, max_size=3))))
     count = draw(st.integers(1, 600))

@@ -29,7 +29,7 @@ from model.builtin_layouts import KEY_ENABLED
 from model.context import KernelContext
 from model.creader import parse_c
 from model.dyndbg.callsite import ClassMapSpec
-from model.dyndbg.era import ENOENT, Era, get_era
+from model.dyndbg.era import _DPRINTK_CLASS_DFLT, ENOENT, Era, get_era
 from model.dyndbg.store import CallsiteStore, ContextLike, DdebugSite, DdebugTable
 from model.errors import KernelBug
 from model.layout import Layout, RecordType, layout_of
@@ -248,7 +248,7 @@ class BaseDesign(abc.ABC):
     def site_from_record(self, values: dict[str, int]) -> DdebugSite:
         return DdebugSite(values["modname"], values["function"], values["filename"],
                           values["format"], values["lineno"],
-                          values.get("class_id", 63), values["flags"])
+                          values.get("class_id", _DPRINTK_CLASS_DFLT), values["flags"])
 
     def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
         return self.site_from_record(self.read_record(dt, i))

@@ -686,7 +686,8 @@ def _read_module(elf: Any, sections: list[_Section], abi: Abi, era: str | None, 
     recs, the_era, how = _decode_all(abi, era, jump_label, size, bytes(table), path)
     if era is None and the_era != "v6.1":
         # The loader replay depends on the era: redo it for the detected one.
-        return _read_module(elf, sections, abi, the_era, path, base)
+        redone = _read_module(elf, sections, abi, the_era, path, base)
+        return attrs.evolve(redone, detected=f"{how}, {len(relocs)} relocations")
     image = _Image(sections, addresses)
     strings = image.strings(recs)
     how += f", {len(relocs)} relocations"
@@ -711,13 +712,16 @@ def _section_relocations(elf: Any, target: int, abi: Abi, addresses: dict[int, i
         symtab = elf.get_section(sec["sh_link"])
         data_sec = elf.get_section(target)
         body = data_sec.data()
+        symbols: dict[int, Any] = {}  # a table's relocations use few symbols: parse each once
         for rel in sec.iter_relocations():
             width = _ABS_RELOCS.get((machine, rel["r_info_type"]))
             if width is None:
                 raise InputError(f"relocation type {rel['r_info_type']} at {sec.name}+"
                                  f"{rel['r_offset']:#x} is not an absolute {machine} data "
                                  "relocation", path=path)
-            sym = symtab.get_symbol(rel["r_info_sym"])
+            sym = symbols.get(rel["r_info_sym"])
+            if sym is None:
+                sym = symbols[rel["r_info_sym"]] = symtab.get_symbol(rel["r_info_sym"])
             shndx = sym["st_shndx"]
             if not isinstance(shndx, int) or shndx not in addresses:
                 raise InputError(f"relocation at {sec.name}+{rel['r_offset']:#x} refers to "

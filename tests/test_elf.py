@@ -158,6 +158,8 @@ def test_module_records_are_relocated_into_the_loader_layout(native: dict[str, P
 def test_v58_records_are_detected(native: dict[str, Path]) -> None:
     table = read_dyndbg(str(native["v58"]))
     assert table.era == "v5.8"
+    assert "era v5.8 detected" in table.detected
+    assert "v5.8: one core_layout" in table.assumption
     assert all(r.class_id is None for r in table.records)
     check_link_order(strings_of(table), source_rows(builtin=False))
     assert {r.flags for r in table.records} == {0, 1}

@@ -42,6 +42,7 @@ def read_tables(paths: Sequence[str], *, abi: str | None = None, era: str | None
     tables: list[DyndbgTable] = []
     errs: list[InputError] = []
     next_base: dict[str, int] = {}
+    last_abi = ""
     files: list[str | InputError] = []
     for arg in paths:  # problems are reported in the order of the arguments
         found, errors = expand_paths([arg])
@@ -52,13 +53,15 @@ def read_tables(paths: Sequence[str], *, abi: str | None = None, era: str | None
             errs.append(path)
             continue
         try:
-            table = read_dyndbg(path, abi=abi, era=era)
+            table = read_dyndbg(path, abi=abi, era=era, module_base=next_base.get(last_abi))
             if table.kind == "module" and table.placements:
                 base = next_base.get(table.abi.name)
-                if base is not None:
+                if table.abi.name != last_abi and base is not None:
+                    # Another ABI than the file before: place it after that ABI's modules.
                     table = read_dyndbg(path, abi=abi, era=table.era, module_base=base)
                 next_base[table.abi.name] = module_image_end(table.placements,
                                                              table.abi.page_size)
+                last_abi = table.abi.name
         except InputError as exc:
             errs.append(exc)
             continue

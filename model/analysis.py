@@ -381,12 +381,18 @@ def _pool_classes(design: object) -> tuple[tuple[int, int], ...]:
     """Size classes in use of every zs_pool the design holds (``class_stats``, the
     ``/sys/kernel/debug/zsmalloc/<pool>/classes`` lines)."""
     out: dict[int, int] = {}
-    for value in vars(design).values():
+    seen: set[int] = set()
+    # The pool is an attribute of the design or of a store it holds (``design.zpool.pool``).
+    candidates = list(getattr(design, "__dict__", {}).values())
+    candidates += [getattr(v, "pool", None) for v in candidates]
+    for value in candidates:
         stats = getattr(value, "class_stats", None)
-        if callable(stats):
-            for c in stats():
-                if c.obj_used:
-                    out[c.size] = out.get(c.size, 0) + c.obj_used
+        if not callable(stats) or id(value) in seen:
+            continue
+        seen.add(id(value))
+        for c in stats():
+            if c.obj_used:
+                out[c.size] = out.get(c.size, 0) + c.obj_used
     return tuple(sorted(out.items()))
 
 

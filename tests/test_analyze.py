@@ -287,3 +287,15 @@ def test_a_design_that_falls_over_on_real_records_is_reported(
     assert broken.footprint is None
     assert broken.failure.startswith("BUG: zs_map_object of odd handle")
     assert broken.as_json() == {"failure": broken.failure}
+
+
+def test_pool_size_classes_of_a_pool_design(built: dict[str, Path]) -> None:
+    """The August-2020 zs-pool copy of 13 callsites: 40-byte objects plus the handle word land
+    in the 48-byte class, as Cromie's zsmalloc stats showed."""
+    if "zpool-copy" not in analysis.builtin_designs():
+        pytest.skip("the zpool-copy design is not in model/designs yet")
+    fig = analyze_tables([read_dyndbg(str(built["vmlinux"]))])
+    copy = next(d for d in fig.designs if d.name == "zpool-copy")
+    assert copy.footprint is not None, copy.failure
+    assert copy.size_classes == ((48, 13),)
+    assert copy.footprint.pool_pages > 0

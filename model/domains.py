@@ -426,7 +426,11 @@ def zs_free_links(abi: Abi) -> Domain:
     """What the first word of a *free* zsmalloc object holds: ``link->next = freeobj <<
     OBJ_TAG_BITS`` (even; the last is ``-1UL << OBJ_TAG_BITS``).  mm/zsmalloc.c:obj_free and
     init_zspage, v5.8 and 7.x."""
-    obj_index_bits = 23 if abi.bits_per_long == 64 else 12
+    # OBJ_INDEX_BITS = BITS_PER_LONG - _PFN_BITS - OBJ_TAG_BITS, _PFN_BITS =
+    # MAX_POSSIBLE_PHYSMEM_BITS - PAGE_SHIFT (52 on 64-bit, 32 on 32-bit): 23 on x86_64.
+    physmem_bits = 52 if abi.bits_per_long == 64 else 32
+    page_shift = abi.page_size.bit_length() - 1
+    obj_index_bits = abi.bits_per_long - (physmem_bits - page_shift) - 1
     return Domain("zs-free-link", "zsmalloc free-object links (idx << OBJ_TAG_BITS)", "value",
                   abi.name, abi.bits_per_long, "zspage object header",
                   "mm/zsmalloc.c:obj_free (link->next = freeobj << OBJ_TAG_BITS)", "up",

@@ -435,13 +435,20 @@ def design_projections(tables: Sequence[DyndbgTable]) -> tuple[DesignProjection,
     designs = builtin_designs()
     baseline: int | None = None
     if "section" in designs:
-        baseline = _run_design(designs["section"], tables)[0].resident_bytes
+        try:
+            baseline = _run_design(designs["section"], tables)[0].resident_bytes
+        except Exception:  # reported below with the section design's own entry
+            baseline = None
     out: list[DesignProjection] = []
     for name, cls in designs.items():
         try:
             fp, design = _run_design(cls, tables)
         except KernelBug as exc:
             out.append(DesignProjection(name, None, 0, (), exc.message.splitlines()[0]))
+            continue
+        except Exception as exc:  # a defect of the design itself: report it, analyse on
+            out.append(DesignProjection(
+                name, None, 0, (), f"design error: {type(exc).__name__}: {exc}".splitlines()[0]))
             continue
         saved = 0 if baseline is None else baseline - fp.resident_bytes
         out.append(DesignProjection(name, fp, saved, _pool_classes(design)))

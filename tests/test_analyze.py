@@ -86,7 +86,7 @@ def adjacent(keys: list[object]) -> int:
 @pytest.mark.parametrize("kind", ["vmlinux", "module"])
 def test_every_field_figure_matches_the_source(built: dict[str, Path], kind: str) -> None:
     table = read_dyndbg(str(built[kind]))
-    fig = analyze_tables([table])
+    fig = analyze_tables([table], designs=False)
     ident = identity(table, linked=kind == "vmlinux")
     texts = {f: [table.string_at(r.pointer(f)) for r in table.records] for f in POINTER_FIELDS}
     n = len(table.records)
@@ -107,8 +107,8 @@ def test_every_field_figure_matches_the_source(built: dict[str, Path], kind: str
 def test_known_counts_of_the_fixture(built: dict[str, Path]) -> None:
     """The figures a reader of the three .c files can state without any tool: 13 callsites in 3
     units and 4 functions (two named ``ab``), 11 distinct formats."""
-    v = analyze_tables([read_dyndbg(str(built["vmlinux"]))])
-    m = analyze_tables([read_dyndbg(str(built["module"]))])
+    v = analyze_tables([read_dyndbg(str(built["vmlinux"]))], designs=False)
+    m = analyze_tables([read_dyndbg(str(built["module"]))], designs=False)
     assert v.records == m.records == 13
     assert v.field("modname").distinct == 3 and v.field("modname").adjacent_repeats == 10
     assert v.field("filename").distinct == 3 and v.field("filename").adjacent_repeats == 10
@@ -124,7 +124,7 @@ def test_known_counts_of_the_fixture(built: dict[str, Path]) -> None:
 
 def test_odd_pointers_are_what_the_running_program_sees(built: dict[str, Path]) -> None:
     table = read_dyndbg(str(built["vmlinux"]))
-    fig = analyze_tables([table])
+    fig = analyze_tables([table], designs=False)
     run = runtime_records(built["vmlinux"])
     for i, f in enumerate(POINTER_FIELDS):
         assert fig.field(f).odd == sum(r[6][i] for r in run), f
@@ -132,8 +132,8 @@ def test_odd_pointers_are_what_the_running_program_sees(built: dict[str, Path]) 
 
 def test_total_never_counts_a_repeat_across_files(built: dict[str, Path]) -> None:
     v, m = read_dyndbg(str(built["vmlinux"])), read_dyndbg(str(built["module"]))
-    total = analyze_tables([v, m], kind="total")
-    fv, fm = analyze_tables([v]), analyze_tables([m])
+    total = analyze_tables([v, m], kind="total", designs=False)
+    fv, fm = analyze_tables([v], designs=False), analyze_tables([m], designs=False)
     for f in POINTER_FIELDS:
         assert total.field(f).adjacent_repeats == \
             fv.field(f).adjacent_repeats + fm.field(f).adjacent_repeats
@@ -166,7 +166,7 @@ def test_compressors_round_trip_on_records(built: dict[str, Path], method: str) 
 
 
 def test_compression_keeps_raw_what_does_not_shrink(built: dict[str, Path]) -> None:
-    fig = analyze_tables([read_dyndbg(str(built["vmlinux"]))])
+    fig = analyze_tables([read_dyndbg(str(built["vmlinux"]))], designs=False)
     for c in fig.compression:
         assert c.stored_bytes <= c.raw_bytes
         assert c.pool.objects == c.objects

@@ -53,7 +53,7 @@ from model.zsmalloc_classes import (
 )
 
 __all__ = [
-    "ERAS", "ERA_CURRENT", "ERA_V58", "ClassTable", "PinDeadlock", "SizeClassSpec",
+    "ERAS", "ERA_CURRENT", "ERA_V58", "ClassTable", "ObjectLocation", "PinDeadlock", "SizeClassSpec",
     "ZsClassStats", "ZsMapMode", "ZsPool", "ZsPoolStats", "class_table", "zs_create_pool",
 ]
 
@@ -118,6 +118,21 @@ class ZsClassStats:
     pages_used: int
     pages_per_zspage: int
     freeable: int
+
+
+@attrs.frozen
+class ObjectLocation:
+    """Where a handle's object lives: its class, zspage (by creation serial), zspage-wide index,
+    the page it starts in, the offset there, and whether it spans into the next page."""
+
+    class_index: int
+    size: int
+    huge: bool
+    zspage: int
+    obj_idx: int
+    page_addr: int
+    offset: int
+    spans: bool
 
 
 @attrs.define(slots=True, eq=False)
@@ -419,6 +434,11 @@ class ZsPool:
     def obj_malloc(self, class_: SizeClass, zspage: Zspage, handle: int) -> int:
         """mm/zsmalloc.c:obj_malloc: pop the freelist head, write the header, return the obj."""
         obj = zspage.freeobj
+        if obj >= class_.objs_per_zspage:
+            raise KernelBug(f"BUG: unable to handle page fault: zspage freelist head {obj:#x} is "
+                            f"past the zspage's {class_.objs_per_zspage} objects (freelist "
+                            "corrupted, e.g. by a write beyond an object)",
+                            "mm/zsmalloc.c:obj_malloc")
         offset = obj * class_.size
         page = zspage.pages[offset >> self.page_shift]
         m_offset = offset & (self.page_size - 1)
@@ -1020,6 +1040,81 @@ class ZsPool:
         return 0
 
     # ------------------------------------------------------------------ introspection
+    def object_location(self, handle: int) -> ObjectLocation:
+        """Where a live handle's object is now (decoded from ``*handle``, as the kernel does)."""
+        self._check_live(handle, "object_location")
+        class_, zspage, page, idx, off = self._locate(handle)
+        return ObjectLocation(class_.index, class_.size, class_.huge, zspage.serial, idx,
+                              page.frame.addr, off, off + class_.size > self.page_size)
+
+    def object_extents(self, handle: int, length: int | None = None
+                       ) -> tuple[tuple[int, int], ...]:
+        """The address ranges ``(start, end)`` of a live object's slot, or of its header plus
+        ``length`` payload bytes (which may run past the slot when the class is too small)."""
+        loc = self.object_location(handle)
+        page = self._pfn_to_page[(loc.page_addr - self.space.abi.page_offset) >> self.page_shift]
+        n = loc.size if length is None else length + (0 if loc.huge else self.ws)
+        first = min(n, self.page_size - loc.offset)
+        out = [(loc.page_addr + loc.offset, loc.page_addr + loc.offset + first)]
+        rest = n - first
+        nxt = page.next
+        while rest > 0 and nxt is not None:
+            k = min(rest, self.page_size)
+            out.append((nxt.frame.addr, nxt.frame.addr + k))
+            rest -= k
+            nxt = nxt.next
+        if rest > 0:
+            out.append((page.frame.addr + self.page_size, page.frame.addr + self.page_size + rest))
+        return tuple(out)
+
+    def read_payload(self, handle: int, n: int) -> bytes:
+        """The first ``n`` payload bytes of a live object, read from its pages (not mapped)."""
+        loc = self.object_location(handle)
+        page = self._pfn_to_page[(loc.page_addr - self.space.abi.page_offset) >> self.page_shift]
+        off = loc.offset + (0 if loc.huge else self.ws)
+        if off >= self.page_size:
+            nxt = page.next
+            assert nxt is not None
+            return bytes(nxt.data[off - self.page_size:off - self.page_size + n])
+        return self._read_slot(page, off, n)
+
+    def zspage_object_addr(self, zspage: Zspage, obj_idx: int) -> int:
+        """The address where object ``obj_idx`` of a zspage starts."""
+        o = obj_idx * self.size_class[zspage.class_index].size
+        return zspage.pages[o >> self.page_shift].frame.addr + (o & (self.page_size - 1))
+
+    def zspage_heads(self, zspage: Zspage) -> tuple[int, ...]:
+        """The first word of every object of a zspage (``page->index`` for a huge one)."""
+        class_ = self.size_class[zspage.class_index]
+        if class_.huge:
+            return (zspage.pages[0].handle,)
+        out: list[int] = []
+        for k in range(class_.objs_per_zspage):
+            o = k * class_.size
+            out.append(self._rd(zspage.pages[o >> self.page_shift].data, o & (self.page_size - 1)))
+        return tuple(out)
+
+    def zspage_freelist(self, zspage: Zspage) -> tuple[int, ...]:
+        """The object indices on a zspage's freelist, walked through the link words in the page
+        bytes from ``freeobj`` (stops after ``objs_per_zspage + 1`` links, so a cycle shows as
+        an over-long list)."""
+        class_ = self.size_class[zspage.class_index]
+        objs = class_.objs_per_zspage
+        free_count = objs - zspage.inuse
+        out: list[int] = []
+        idx = zspage.freeobj
+        for _ in range(min(free_count, objs) + 1):
+            if len(out) == free_count and free_count >= 0:
+                break
+            if not 0 <= idx < objs:
+                out.append(idx)
+                break
+            out.append(idx)
+            o = idx * class_.size
+            link = self._rd(zspage.pages[o >> self.page_shift].data, o & (self.page_size - 1))
+            idx = (link >> OBJ_TAG_BITS) & 0xFFFFFFFF
+        return tuple(out)
+
     def zspages(self) -> Iterator[tuple[SizeClass, Zspage]]:
         """Every zspage on a fullness list, class by class (isolated ones are not listed)."""
         for class_ in self.classes:

@@ -1,0 +1,591 @@
+"""A rule-based state machine that drives a zsmalloc pool against a simple oracle.
+
+The oracle is a map ``handle -> bytes`` of what each live object holds (its requested length).
+Rules: ``zs_malloc`` of any size (0 and over the limit included, with GFP_KERNEL / GFP_ATOMIC /
+GFP_NOWAIT, in process or hardirq context, and with injected failures), ``zs_free``, access
+through a mapping in each mode (v5.8) or ``zs_obj_read_begin/end`` and ``zs_obj_write``
+(current), mappings or reads held across steps on a CPU, CPU switches, ``zs_compact`` and page
+migration.  The misuse the kernel punishes is exercised too and must raise the model's typed
+exceptions (sleeping while mapped, a nested mapping, mapping in interrupt context).
+
+Invariants, one fact each:
+
+* :func:`inv_no_overlap`: live objects (header + requested bytes) never overlap;
+* :func:`inv_contents`: every live object holds what the oracle says (so contents survive
+  compaction and migration);
+* :func:`inv_handles`: the live handles are exactly the oracle's, unique, non-zero,
+  word-aligned, and each still decodes to a zspage object whose header names it;
+* :func:`inv_accounting`: pages, objects and fullness groups agree with the zspages;
+* :func:`inv_freelists`: every free object is on exactly one freelist, every allocated one on
+  none.
+
+:data:`MUTANTS` are deliberately broken pools, one per thinko, for the meta-tests.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import ClassVar
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from model.abi import get_abi
+from model.context import GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, KernelContext
+from model.errors import BugOn, KernelBug, SleepingInInvalidContext
+from model.memory import AddressSpace
+from model.zsmalloc import (
+    ERA_CURRENT,
+    ERA_V58,
+    OBJ_ALLOCATED_TAG,
+    ZsMapMode,
+    ZsPool,
+    zs_create_pool,
+)
+
+#: A fixed byte pattern; payloads are slices of it, so a shifted copy never looks right.
+PATTERN = bytes((i * 37 + (i >> 8) * 11 + 5) & 0xFF for i in range(8192 + 256))
+
+GFPS = (GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT)
+GFP_NAMES = {GFP_KERNEL: "GFP_KERNEL", GFP_ATOMIC: "GFP_ATOMIC", GFP_NOWAIT: "GFP_NOWAIT"}
+
+PoolFactory = Callable[[str, AddressSpace, KernelContext, str], ZsPool]
+
+
+def default_pool(name: str, space: AddressSpace, ctx: KernelContext, era: str) -> ZsPool:
+    pool = zs_create_pool(name, space, ctx, era=era)
+    assert pool is not None
+    return pool
+
+
+def payload(seed: int, n: int) -> bytes:
+    return PATTERN[seed:seed + n]
+
+
+# --------------------------------------------------------------------------- invariants
+def inv_no_overlap(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+    """Live objects (their header and requested bytes) never share a byte with each other or
+    with a free object's link word."""
+    spans: list[tuple[int, int, int]] = []
+    for h, data in oracle.items():
+        for a, b in pool.object_extents(h, len(data)):
+            spans.append((a, b, h))
+    for class_, z in pool.zspages():
+        if class_.huge:
+            continue
+        for k in pool.zspage_freelist(z):
+            if 0 <= k < class_.objs_per_zspage:
+                a = pool.zspage_object_addr(z, k)
+                spans.append((a, a + pool.ws, 0))
+    spans.sort()
+    for (_a1, b1, h1), (a2, _b2, h2) in itertools.pairwise(spans):
+        if a2 < b1 and h1 != h2:
+            what = [f"handle {h:#x}" if h else "a free object's link" for h in (h1, h2)]
+            return f"{what[0]} and {what[1]} overlap at {a2:#x}"
+    return None
+
+
+def inv_contents(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+    """Every live object holds the bytes the oracle expects."""
+    for h, data in oracle.items():
+        got = pool.read_payload(h, len(data))
+        if got != data:
+            diff = next(i for i in range(len(data)) if got[i] != data[i])
+            return (f"handle {h:#x}: payload differs at byte {diff} of {len(data)} "
+                    f"(got {got[diff]:#04x}, expected {data[diff]:#04x})")
+    return None
+
+
+def inv_handles(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+    """Live handles are the oracle's; each is non-zero, aligned and named by its header."""
+    live = pool.live_handles()
+    if live != frozenset(oracle):
+        extra = sorted(live - frozenset(oracle))
+        missing = sorted(frozenset(oracle) - live)
+        return f"live handles differ from the oracle: extra {extra[:3]}, missing {missing[:3]}"
+    ws = pool.ws
+    named: dict[int, int] = {}
+    for class_, z in pool.zspages():
+        heads = pool.zspage_heads(z)
+        for w in heads[:1] if class_.huge else heads:
+            if w & OBJ_ALLOCATED_TAG:
+                named[w & ~OBJ_ALLOCATED_TAG] = named.get(w & ~OBJ_ALLOCATED_TAG, 0) + 1
+    for h, count in named.items():
+        if h not in oracle or count != 1:
+            return f"{count} allocated object(s) name handle {h:#x} (live: {h in oracle})"
+    seen: set[tuple[int, int]] = set()
+    for h in oracle:
+        if h == 0 or h % ws:
+            return f"handle {h:#x} is 0 or not {ws}-aligned"
+        loc = pool.object_location(h)
+        key = (loc.zspage, loc.obj_idx)
+        if key in seen:
+            return f"handle {h:#x} decodes to an object another handle also names"
+        seen.add(key)
+        zspage = next(z for _c, z in pool.zspages() if z.serial == loc.zspage)
+        head = pool.zspage_heads(zspage)[0 if loc.huge else loc.obj_idx]
+        if head != h | OBJ_ALLOCATED_TAG:
+            return f"handle {h:#x}: its object's header is {head:#x}"
+    return None
+
+
+def inv_accounting(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+    """Total pages, per-class object counts and fullness groups agree with the zspages."""
+    pages = 0
+    a = pool._obj_allocated_stat()
+    for class_ in pool.classes:
+        zspages = [z for lst in class_.fullness_list for z in lst]
+        pages += len(zspages) * class_.pages_per_zspage
+        if class_.stats[a] != len(zspages) * class_.objs_per_zspage:
+            return (f"class {class_.index}: OBJ_ALLOCATED {class_.stats[a]} for "
+                    f"{len(zspages)} zspages of {class_.objs_per_zspage}")
+        used = sum(z.inuse for z in zspages)
+        if class_.stats[a + 1] != used:
+            return f"class {class_.index}: OBJ_USED {class_.stats[a + 1]}, zspages hold {used}"
+        for fg, lst in enumerate(class_.fullness_list):
+            if class_.stats[fg] != len(lst):
+                return (f"class {class_.index}: fullness stat {fg} is {class_.stats[fg]}, "
+                        f"list has {len(lst)}")
+            for z in lst:
+                if pool.get_fullness_group(class_, z) != fg or z.fullness != fg:
+                    return (f"class {class_.index}: zspage {z.serial} (inuse {z.inuse}) sits in "
+                            f"group {fg}")
+    if pool.zs_get_total_pages() != pages:
+        return f"zs_get_total_pages() {pool.zs_get_total_pages()} but zspages hold {pages}"
+    if sum(z.inuse for _c, z in pool.zspages()) != len(oracle):
+        return "objects in use differ from the number of live handles"
+    return None
+
+
+def inv_freelists(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+    """Each zspage's free objects are on its freelist exactly once; allocated ones never."""
+    for class_, z in pool.zspages():
+        objs = class_.objs_per_zspage
+        free = pool.zspage_freelist(z)
+        if len(set(free)) != len(free) or any(not 0 <= i < objs for i in free):
+            return f"class {class_.index} zspage {z.serial}: freelist {free[:8]} repeats or strays"
+        heads = pool.zspage_heads(z)
+        allocated = {i for i, w in enumerate(heads) if w & OBJ_ALLOCATED_TAG}
+        if class_.huge:
+            allocated = {0} if heads[0] & OBJ_ALLOCATED_TAG else set()
+        expect_free = set(range(objs)) - allocated
+        if set(free) != expect_free:
+            lost = sorted(expect_free - set(free))
+            wrong = sorted(set(free) - expect_free)
+            return (f"class {class_.index} zspage {z.serial}: free objects {lost[:4]} are on no "
+                    f"freelist; allocated {wrong[:4]} are on it")
+    return None
+
+
+INVARIANTS: dict[str, Callable[[ZsPool, dict[int, bytes]], str | None]] = {
+    "no_overlap": inv_no_overlap,
+    "contents": inv_contents,
+    "handles": inv_handles,
+    "accounting": inv_accounting,
+    "freelists": inv_freelists,
+}
+
+
+# --------------------------------------------------------------------------- the machine
+class ZsPoolMachine(RuleBasedStateMachine):
+    """Drives one pool of ``ERA`` made by ``POOL_FACTORY``; see the module docstring."""
+
+    ERA: str = ERA_V58
+    POOL_FACTORY: PoolFactory = staticmethod(default_pool)
+    #: Which invariants to check (all by default; meta-tests may narrow it).
+    CHECKS: tuple[str, ...] = tuple(INVARIANTS)
+    #: The rule names of the latest run (the shrunk counterexample after a failure).
+    last_steps: ClassVar[list[str]] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.space = AddressSpace(get_abi("x86_64"))
+        self.ctx = KernelContext(nr_cpus=2)
+        self.pool = type(self).POOL_FACTORY("machine", self.space, self.ctx, self.ERA)
+        self.oracle: dict[int, bytes] = {}
+        self.order: list[int] = []
+        #: cpu -> handle held (v5.8: mapped; current: inside read_begin/end).
+        self.held: dict[int, tuple[int, int]] = {}
+        self.local_copy = self.ctx.kmalloc(self.space.abi.page_size, GFP_KERNEL)
+        self.steps: list[str] = []
+        type(self).last_steps = self.steps
+        self.v58 = self.ERA == ERA_V58
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _pick(self, i: int) -> int:
+        return self.order[i % len(self.order)]
+
+    def _failed(self, h: int) -> bool:
+        return h == 0 if self.v58 else self.pool.is_err_value(h)
+
+    def _holding(self) -> bool:
+        return self.ctx.cpu in self.held
+
+    def _held_handles(self) -> set[int]:
+        return {h for h, _ in self.held.values()}
+
+    def _store(self, h: int, size: int, seed: int) -> None:
+        data = payload(seed, size)
+        if self.v58:
+            addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_WO)
+            self.space.write(addr, data)
+            self.pool.zs_unmap_object(h)
+        else:
+            self.pool.zs_obj_write(h, data)
+        self.oracle[h] = data
+        self.order.append(h)
+
+    # -- rules -----------------------------------------------------------------------------
+    @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([0, 3256, 3257, 3624, 3625,
+                                                                  4088, 4089, 4097, 8192])),
+          gfp=st.sampled_from(GFPS), seed=st.integers(0, 255))
+    def malloc(self, size: int, gfp: int, seed: int) -> None:
+        self.steps.append(f"malloc({size}, {GFP_NAMES[gfp]})")
+        pages = self.pool.zs_get_total_pages()
+        if self._holding() and self.v58 and gfp == GFP_KERNEL and 0 < size <= 4096:
+            try:
+                self.pool.zs_malloc(size, gfp)
+            except SleepingInInvalidContext:
+                return
+            raise AssertionError("GFP_KERNEL zs_malloc while mapped did not raise")
+        h = self.pool.zs_malloc(size, gfp)
+        if size == 0 or size > 4096:
+            assert self._failed(h), f"zs_malloc({size}) returned {h:#x}"
+            if not self.v58:
+                errno = 22 if size == 0 else 28
+                assert h == self.pool.err_value(errno), f"zs_malloc({size}) -> {h:#x}"
+            assert self.pool.zs_get_total_pages() == pages
+            return
+        assert not self._failed(h), f"zs_malloc({size}) failed"
+        if self._holding() and self.v58:
+            # Cannot map a second object on this CPU: write it from the other one.
+            other = next((c for c in range(self.ctx.nr_cpus) if c not in self.held), None)
+            if other is None:
+                self.pool.zs_free(h)
+                return
+            cpu = self.ctx.cpu
+            self.ctx.switch_cpu(other)
+            self._store(h, size, seed)
+            self.ctx.switch_cpu(cpu)
+            return
+        self._store(h, size, seed)
+
+    @precondition(lambda self: not self._holding() or not self.v58)
+    @rule(size=st.sampled_from([24, 200, 1000, 2000, 3000, 3600, 4096]),
+          count=st.integers(1, 12), seed=st.integers(0, 255))
+    def burst(self, size: int, count: int, seed: int) -> None:
+        """Many objects of one class, so zspages fill, fragment and compact."""
+        self.steps.append(f"burst({size}, {count})")
+        for k in range(count):
+            h = self.pool.zs_malloc(size, GFP_KERNEL)
+            assert not self._failed(h), f"zs_malloc({size}) failed"
+            self._store(h, size, (seed + k) & 0xFF)
+
+    @precondition(lambda self: not self._holding() or not self.v58)
+    @rule(size=st.sampled_from([200, 1000, 2000, 3000]), count=st.integers(4, 16),
+          seed=st.integers(0, 255))
+    def fragment_and_compact(self, size: int, count: int, seed: int) -> None:
+        """Fill zspages of one class, free every other object of them, then compact."""
+        self.steps.append(f"fragment_and_compact({size}, {count})")
+        fresh: list[int] = []
+        for k in range(count):
+            h = self.pool.zs_malloc(size, GFP_KERNEL)
+            assert not self._failed(h), f"zs_malloc({size}) failed"
+            self._store(h, size, (seed + k) & 0xFF)
+            fresh.append(h)
+        for h in fresh[::2]:
+            self.pool.zs_free(h)
+            del self.oracle[h]
+        self.order = [h for h in self.order if h in self.oracle]
+        self.compact()
+
+    @precondition(lambda self: len(self.order) > 1)
+    @rule(start=st.integers(0, 1))
+    def free_every_other(self, start: int) -> None:
+        """Free every second live object (oldest first): fragmentation for compaction."""
+        self.steps.append(f"free_every_other({start})")
+        held = self._held_handles()
+        for h in self.order[start::2]:
+            if h in held:
+                continue
+            self.pool.zs_free(h)
+            del self.oracle[h]
+        self.order = [h for h in self.order if h in self.oracle]
+
+    @rule(size=st.integers(1, 4096), seed=st.integers(0, 255))
+    def malloc_in_hardirq(self, size: int, seed: int) -> None:
+        self.steps.append(f"malloc_in_hardirq({size})")
+        self.ctx.enter_hardirq()
+        try:
+            h = self.pool.zs_malloc(size, GFP_ATOMIC)
+            if self.v58 and self.order:
+                try:
+                    self.pool.zs_map_object(self.order[0], ZsMapMode.ZS_MM_RO)
+                except BugOn:
+                    pass
+                else:
+                    raise AssertionError("zs_map_object in hardirq did not BUG")
+        finally:
+            self.ctx.exit_hardirq()
+        assert not self._failed(h)
+        self.pool.zs_free(h)
+
+    @rule(size=st.integers(1, 4096))
+    def malloc_fails(self, size: int) -> None:
+        self.steps.append(f"malloc_fails({size})")
+        pages = self.pool.zs_get_total_pages()
+        self.pool.inject_alloc_failure(1)
+        gfp = GFP_ATOMIC if self._holding() else GFP_KERNEL
+        h = self.pool.zs_malloc(size, gfp)
+        assert h == (0 if self.v58 else self.pool.err_value(12)), f"{h:#x}"
+        assert self.pool.zs_get_total_pages() == pages
+
+    @precondition(lambda self: bool(self.order))
+    @rule(i=st.integers(0, 1 << 16))
+    def free(self, i: int) -> None:
+        h = self._pick(i)
+        self.steps.append("free")
+        if h in self._held_handles():
+            try:
+                self.pool.zs_free(h)
+            except KernelBug:
+                return
+            raise AssertionError("zs_free of a mapped/read handle did not raise")
+        self.pool.zs_free(h)
+        del self.oracle[h]
+        self.order.remove(h)
+
+    @precondition(lambda self: bool(self.order) and not self._holding())
+    @rule(i=st.integers(0, 1 << 16), mode=st.sampled_from(list(ZsMapMode)),
+          write=st.booleans(), seed=st.integers(0, 255))
+    def access(self, i: int, mode: ZsMapMode, write: bool, seed: int) -> None:
+        h = self._pick(i)
+        self.steps.append(f"access({mode.name}, write={write})")
+        if h in self._held_handles():
+            return
+        old = self.oracle[h]
+        n = len(old)
+        if not self.v58:
+            if write:
+                self.pool.zs_obj_write(h, payload(seed, n))
+                self.oracle[h] = payload(seed, n)
+            else:
+                addr = self.pool.zs_obj_read_begin(h, n, self.local_copy)
+                assert self.space.read(addr, n) == old, "zs_obj_read_begin shows other bytes"
+                self.pool.zs_obj_read_end(h, n, addr)
+            return
+        spans = self.pool.object_location(h).spans
+        addr = self.pool.zs_map_object(h, mode)
+        shown = self.space.read(addr, n)
+        if mode != ZsMapMode.ZS_MM_WO or not spans:
+            assert shown == old, f"mapping ({mode.name}) shows other bytes than the object's"
+        if write:
+            self.space.write(addr, payload(seed, n))
+            shown = payload(seed, n)
+        self.pool.zs_unmap_object(h)
+        if mode == ZsMapMode.ZS_MM_RO and spans:
+            return  # writes through RO to a spanning object are lost
+        self.oracle[h] = shown
+
+    @precondition(lambda self: bool(self.order) and not self._holding())
+    @rule(i=st.integers(0, 1 << 16))
+    def hold(self, i: int) -> None:
+        h = self._pick(i)
+        self.steps.append("hold")
+        if h in self._held_handles():
+            if self.v58:
+                try:
+                    self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RO)
+                except KernelBug:
+                    return
+                raise AssertionError("mapping a handle mapped on another CPU did not raise")
+            return
+        n = len(self.oracle[h])
+        if self.v58:
+            addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RO)
+        else:
+            addr = self.pool.zs_obj_read_begin(h, n, self.local_copy)
+        assert self.space.read(addr, n) == self.oracle[h]
+        self.held[self.ctx.cpu] = (h, addr)
+
+    @precondition(lambda self: self._holding())
+    @rule(i=st.integers(0, 1 << 16))
+    def nested_map_raises(self, i: int) -> None:
+        self.steps.append("nested_map")
+        if not self.v58:
+            return
+        h = self._pick(i)
+        try:
+            self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RW)
+        except KernelBug:
+            return
+        raise AssertionError("a nested zs_map_object on one CPU did not raise")
+
+    @precondition(lambda self: self._holding())
+    @rule()
+    def release(self) -> None:
+        self.steps.append("release")
+        h, addr = self.held.pop(self.ctx.cpu)
+        if self.v58:
+            self.pool.zs_unmap_object(h)
+        else:
+            self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
+
+    @rule(cpu=st.integers(0, 1))
+    def switch_cpu(self, cpu: int) -> None:
+        self.steps.append(f"switch_cpu({cpu})")
+        self.ctx.switch_cpu(cpu)
+
+    @precondition(lambda self: not self._holding() or not self.v58)
+    @rule()
+    def compact(self) -> None:
+        self.steps.append("compact")
+        before = self.pool.zs_get_total_pages()
+        stats_before = self.pool.zs_pool_stats().pages_compacted
+        ret = self.pool.zs_compact()
+        after = self.pool.zs_get_total_pages()
+        assert after <= before, "compaction grew the pool"
+        stats = self.pool.zs_pool_stats().pages_compacted
+        assert stats - stats_before == before - after, "pages_compacted != pages freed"
+        if self.v58:
+            assert ret == stats, "v5.8 zs_compact returns the cumulative pages_compacted"
+        else:
+            assert ret == before - after, "zs_compact returns the pages freed by this call"
+
+    @precondition(lambda self: bool(self.order))
+    @rule(i=st.integers(0, 1 << 16))
+    def migrate(self, i: int) -> None:
+        self.steps.append("migrate")
+        h = self._pick(i)
+        loc = self.pool.object_location(h)
+        rc = self.pool.zs_page_migrate(loc.page_addr)
+        busy = False
+        for hh in self._held_handles():
+            hl = self.pool.object_location(hh)
+            if self.v58 and hl.page_addr == loc.page_addr:
+                busy = True
+            if not self.v58 and hl.zspage == loc.zspage:
+                busy = True
+        if busy:
+            assert rc in (-11, -16), f"migrating a page with a pinned/read object returned {rc}"
+        else:
+            assert rc == 0, f"zs_page_migrate returned {rc}"
+
+    # -- invariants ------------------------------------------------------------------------
+    @invariant()
+    def invariants_hold(self) -> None:
+        for name in self.CHECKS:
+            try:
+                problem = INVARIANTS[name](self.pool, self.oracle)
+            except KernelBug as exc:  # e.g. a handle that decodes to a freed page
+                problem = f"the model oopses while checking: {exc}"
+            assert problem is None, f"invariant {name}: {problem}"
+
+    def teardown(self) -> None:
+        for cpu in list(self.held):
+            self.ctx.switch_cpu(cpu)
+            self.release()
+
+
+def machine_for(era: str = ERA_V58, factory: PoolFactory | None = None,
+                checks: tuple[str, ...] | None = None) -> type[ZsPoolMachine]:
+    """A machine class for ``era``, optionally over a (mutant) pool factory."""
+    attrs: dict[str, object] = {"ERA": era}
+    if factory is not None:
+        attrs["POOL_FACTORY"] = staticmethod(factory)
+    if checks is not None:
+        attrs["CHECKS"] = checks
+    return type(f"ZsPoolMachine_{era.replace('.', '')}", (ZsPoolMachine,), attrs)
+
+
+# --------------------------------------------------------------------------- mutants
+class _ForgetfulFreelist(ZsPool):
+    """obj_free forgets the object: it is neither linked nor made the freelist head."""
+
+    __slots__ = ()
+
+    def obj_free(self, class_: object, obj: int) -> None:  # type: ignore[override]
+        page, _idx = self.obj_to_location(obj & ~OBJ_ALLOCATED_TAG if self.obj_shift else obj)
+        z = page.zspage
+        assert z is not None
+        z.inuse -= 1
+        class_.stats[self._obj_allocated_stat() + 1] -= 1  # type: ignore[attr-defined]
+
+
+class _CompactionDropsHandleUpdate(ZsPool):
+    """Compaction moves the object but never re-records ``*handle``."""
+
+    __slots__ = ()
+
+    def record_obj(self, handle: int, obj: int) -> None:
+        import inspect
+
+        caller = inspect.stack()[1].function
+        if caller in ("migrate_zspage_v58", "migrate_zspage_current"):
+            return
+        super().record_obj(handle, obj)
+
+
+class _ClassTableOffByOne(ZsPool):
+    """get_size_class_index one class too low for sizes that are not exact class sizes."""
+
+    __slots__ = ()
+
+    def zs_malloc(self, size: int, gfp: int = GFP_KERNEL, nid: int = 0) -> int:
+        if 0 < size <= self.table.max_alloc_size:
+            idx = self.table.get_size_class_index(size + self.ws)
+            if idx > 0:
+                real = self.size_class
+                shifted = [real[max(i - 1, 0)] if i == idx else c for i, c in enumerate(real)]
+                self.size_class = shifted
+                try:
+                    return super().zs_malloc(size, gfp, nid)
+                finally:
+                    self.size_class = real
+        return super().zs_malloc(size, gfp, nid)
+
+
+class _PagesNeverGiveBack(ZsPool):
+    """__free_zspage forgets to subtract from pool->pages_allocated."""
+
+    __slots__ = ()
+
+    def free_zspage(self, class_: object, zspage: object) -> None:  # type: ignore[override]
+        before = self.pages_allocated
+        super().free_zspage(class_, zspage)  # type: ignore[arg-type]
+        self.pages_allocated = before
+
+
+class _HandleReused(ZsPool):
+    """zs_free returns the handle slot to the slab twice over: the next two zs_malloc calls
+    get the same handle."""
+
+    __slots__ = ()
+
+    def zs_free(self, handle: int) -> None:
+        super().zs_free(handle)
+        cache = self.handle_cachep
+        cache._free.append(handle)
+
+
+def _mutant(cls: type[ZsPool]) -> PoolFactory:
+    def make(name: str, space: AddressSpace, ctx: KernelContext, era: str) -> ZsPool:
+        pool = zs_create_pool(name, space, ctx, era=era)
+        assert pool is not None
+        pool.__class__ = cls
+        return pool
+    return make
+
+
+#: name -> (pool factory, the invariant that exists to catch it)
+MUTANTS: dict[str, tuple[PoolFactory, str]] = {
+    "freelist_forgets_object": (_mutant(_ForgetfulFreelist), "freelists"),
+    "compaction_drops_handle_update": (_mutant(_CompactionDropsHandleUpdate), "contents"),
+    "class_table_off_by_one": (_mutant(_ClassTableOffByOne), "no_overlap"),
+    "pages_never_given_back": (_mutant(_PagesNeverGiveBack), "accounting"),
+    "handle_reused": (_mutant(_HandleReused), "handles"),
+}
+
+ZsPoolMachineV58 = machine_for(ERA_V58)
+ZsPoolMachineCurrent = machine_for(ERA_CURRENT)

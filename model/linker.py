@@ -211,12 +211,13 @@ class _TU:
 
 def _translation_units(abi: Abi, callsites: Sequence[CallsiteSpec],
                        optimize_size: bool) -> list[_TU]:
-    """Group callsites into TUs by filename (first-appearance order) and emit each as GCC does."""
-    by_file: dict[str, list[CallsiteSpec]] = {}
+    """Group callsites into TUs (one per ``(modname, filename)``: an object file has one
+    ``KBUILD_MODNAME``), in first-appearance order, and emit each as GCC does."""
+    by_file: dict[tuple[str, str], list[CallsiteSpec]] = {}
     for c in callsites:
-        by_file.setdefault(c.filename, []).append(c)
+        by_file.setdefault((c.modname, c.filename), []).append(c)
     tus: list[_TU] = []
-    for filename, sites in by_file.items():
+    for (_, filename), sites in by_file.items():
         # varpool order: last-defined first, for the literals and the __func__ arrays
         backwards = tuple(reversed(sites))
         records = backwards if emits_in_reverse(abi) else tuple(sites)

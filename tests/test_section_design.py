@@ -96,3 +96,12 @@ def test_the_guide_example_design_matches_the_baseline() -> None:
     assert mine == base
     assert fp.reclaimed_bytes == 4 * 56 and fp.section_bytes == 0
     assert fp.other_bytes == 4 * 64 and base_fp.section_bytes == 4 * 56
+
+
+def test_callsite_view_reads_through_the_design() -> None:
+    k = DyndbgKernel.boot(SectionDesign, get_abi("x86_64"), "v6.1", True, SPECS)
+    k.control_write("func i2c_transfer +pl")
+    views = [k.callsite_view("vmlinux", n) for n in range(k.vmlinux.count)]
+    assert [(v.module, v.function, v.lineno, v.flags) for v in views if v] == [
+        (c.spec.modname, c.spec.function, c.spec.lineno, 9 if c.spec.modname == "i2c_core" else 0)
+        for c in k.vmlinux.callsites]

@@ -27,6 +27,20 @@ from model.memory import AddressSpace
 CONTEXTS: tuple[str, ...] = ("process", "softirq", "hardirq")
 
 
+@attrs.frozen
+class CallsiteView:
+    """A callsite's metadata as the design shows it: the strings read through its pointers."""
+
+    module: str
+    modname: str
+    function: str
+    filename: str
+    format: str
+    lineno: int
+    class_id: int
+    flags: int
+
+
 @attrs.define(slots=True, eq=False)
 class DyndbgKernel:
     """One booted model kernel running ``design_cls``.  Build it with :meth:`boot`."""
@@ -128,6 +142,23 @@ class DyndbgKernel:
         if name == "vmlinux":
             return self.vmlinux
         return self.modules[name]
+
+    def callsite_view(self, image_name: str, k: int) -> CallsiteView | None:
+        """Record ``k`` of ``image_name`` read through the design (``get_site``/``put_site``,
+        ``get_flags``), in process context; ``None`` when no table holds it."""
+        found = core.find_callsite(self.design, self.image(image_name).record_addr(k))
+        if found is None:
+            return None
+        dt, i = found
+        site = self.design.get_site(dt, i)
+        try:
+            d = self.design
+            return CallsiteView(dt.mod_name, core.cstr(d, site.modname),
+                                core.cstr(d, site.function), core.cstr(d, site.filename),
+                                core.cstr(d, site.format), site.lineno, site.class_id,
+                                d.get_flags(dt, i))
+        finally:
+            self.design.put_site(dt, i)
 
     def hit(self, image_name: str, k: int, context: str = "process",
             cpu: int = 0) -> PrintEvent | None:

@@ -165,14 +165,13 @@ def class_table(era: str = ERA_CURRENT, page_size: int = 4096,
                              f"range {lo}..{hi}")
         max_pages = chain_size
         tag_bits_in_obj = 0
-    if not page_shift < physmem_bits <= bits_per_long:
-        raise InputError(f"physmem bits {physmem_bits} must be in {page_shift + 1}.."
-                         f"{bits_per_long} for {bits_per_long}-bit longs and {page_size}-byte "
-                         "pages")
+    if physmem_bits <= page_shift:
+        raise InputError(f"physmem bits {physmem_bits} must exceed PAGE_SHIFT {page_shift}")
     pfn_bits = physmem_bits - page_shift
     obj_index_bits = bits_per_long - pfn_bits - tag_bits_in_obj
     if obj_index_bits < 1:
-        raise InputError(f"OBJ_INDEX_BITS would be {obj_index_bits}")
+        raise InputError(f"physmem bits {physmem_bits}: OBJ_INDEX_BITS would be "
+                         f"{obj_index_bits} with {bits_per_long}-bit longs")
     handle_size = bits_per_long // 8
     min_alloc = max(32, (max_pages << page_shift) >> obj_index_bits)
     max_alloc = page_size

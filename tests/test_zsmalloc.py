@@ -1,0 +1,431 @@
+"""model.zsmalloc: the API of both eras, its corner cases and its misuse."""
+
+from __future__ import annotations
+
+import pytest
+
+from model.abi import get_abi
+from model.context import GFP_ATOMIC, GFP_KERNEL, KernelContext
+from model.errors import (
+    BadHandle,
+    BugOn,
+    DoubleFree,
+    InputError,
+    KernelBug,
+    SleepingInInvalidContext,
+)
+from model.memory import AddressSpace
+from model.zsmalloc import (
+    ERA_CURRENT,
+    ERA_V58,
+    ZS_ALMOST_EMPTY,
+    ZS_ALMOST_FULL,
+    ZS_FULL,
+    PinDeadlock,
+    ZsMapMode,
+    ZsPool,
+    zs_create_pool,
+)
+
+RO, WO, RW = ZsMapMode.ZS_MM_RO, ZsMapMode.ZS_MM_WO, ZsMapMode.ZS_MM_RW
+
+
+def make(era: str = ERA_V58, abi: str = "x86_64") -> tuple[AddressSpace, KernelContext, ZsPool]:
+    space = AddressSpace(get_abi(abi))
+    ctx = KernelContext()
+    pool = zs_create_pool("test", space, ctx, era=era)
+    assert pool is not None
+    return space, ctx, pool
+
+
+def spanning_and_not(pool: ZsPool, size: int) -> tuple[int, int]:
+    """Allocate objects of ``size`` until we have one that spans two pages and one that does
+    not."""
+    span = plain = 0
+    while not (span and plain):
+        h = pool.zs_malloc(size, GFP_KERNEL)
+        if pool.object_location(h).spans:
+            span = span or h
+        else:
+            plain = plain or h
+    return span, plain
+
+
+# --------------------------------------------------------------------------- handles
+def test_v58_failures_return_zero() -> None:
+    _, _, pool = make()
+    assert pool.zs_malloc(0, GFP_KERNEL) == 0
+    assert pool.zs_malloc(4097, GFP_KERNEL) == 0
+    pool.inject_alloc_failure(1)
+    assert pool.zs_malloc(10, GFP_KERNEL) == 0
+    pool.zs_free(0)  # a no-op
+    assert pool.zs_get_total_pages() == 0
+
+
+def test_current_failures_are_err_values() -> None:
+    _, _, pool = make(ERA_CURRENT)
+    assert pool.zs_malloc(0, GFP_KERNEL) == 0xFFFFFFFFFFFFFFEA
+    assert pool.zs_malloc(4097, GFP_KERNEL) == 0xFFFFFFFFFFFFFFE4
+    pool.inject_alloc_failure(1)
+    h = pool.zs_malloc(10, GFP_KERNEL)
+    assert h == 0xFFFFFFFFFFFFFFF4 and pool.is_err_value(h) and pool.is_err_value(h + 1)
+    pool.zs_free(h)  # IS_ERR_OR_NULL: ignored
+    pool.zs_free(0)
+
+
+def test_page_allocation_failure_gives_the_handle_back() -> None:
+    _, ctx, pool = make()
+    ctx.inject_alloc_failure(1)  # the handle comes from an existing slab? no: first slab page
+    h = pool.zs_malloc(100, GFP_KERNEL)
+    assert h == 0
+    ok = pool.zs_malloc(100, GFP_KERNEL)
+    ctx.inject_alloc_failure(1)
+    assert pool.zs_malloc(3000, GFP_KERNEL) == 0  # alloc_zspage fails, cache_free_handle
+    assert pool.live_handles() == frozenset({ok})
+
+
+@pytest.mark.parametrize("abi", ["x86_64", "i386", "s390x"])
+def test_handles_are_word_aligned_slab_addresses(abi: str) -> None:
+    space, _, pool = make(ERA_V58, abi)
+    hs = [pool.zs_malloc(n, GFP_KERNEL) for n in (1, 100, 3000, 4096)]
+    ws = space.abi.long_size
+    assert all(h and h % ws == 0 for h in hs)
+    assert len(set(hs)) == 4
+    region = space.region_at(hs[0])
+    assert region is not None and "zs_handle" in region.name
+
+
+def test_obj_encoding_and_header_v58() -> None:
+    space, _, pool = make()
+    h = pool.zs_malloc(20, GFP_KERNEL)
+    obj = space.read_word(h)
+    loc = pool.object_location(h)
+    pfn = (loc.page_addr - space.abi.page_offset) >> 12
+    assert obj == ((pfn << pool.obj_index_bits) | loc.obj_idx) << 1  # location_to_obj
+    assert pool.obj_index_bits == 23
+    assert space.read_word(loc.page_addr + loc.offset) == h | 1  # handle | OBJ_ALLOCATED_TAG
+
+
+def test_obj_encoding_current_has_no_tag_shift() -> None:
+    space, _, pool = make(ERA_CURRENT)
+    pool.zs_malloc(20, GFP_KERNEL)
+    h = pool.zs_malloc(20, GFP_KERNEL)  # object 1: the obj is odd
+    loc = pool.object_location(h)
+    assert loc.obj_idx == 1 and space.read_word(h) & 1 == 1
+    assert pool.obj_index_bits == 24
+
+
+def test_huge_objects_have_no_header() -> None:
+    _space, _, pool = make()
+    h = pool.zs_malloc(3257, GFP_KERNEL)
+    assert pool.handle_class(h).size == 4096 and pool.payload_size(h) == 4096
+    addr = pool.zs_map_object(h, WO)
+    loc = pool.object_location(h)
+    assert addr == loc.page_addr  # no +8 for a huge object
+    pool.zs_unmap_object(h)
+    small = pool.zs_malloc(3256, GFP_KERNEL)
+    assert pool.handle_class(small).size == 3264 and pool.payload_size(small) == 3256
+    assert pool.zs_huge_class_size() == 3257
+
+
+def test_freelist_is_lifo_and_chained_in_the_page_bytes() -> None:
+    space, _, pool = make()
+    hs = [pool.zs_malloc(20, GFP_KERNEL) for _ in range(4)]
+    idx = [pool.object_location(h).obj_idx for h in hs]
+    assert idx == [0, 1, 2, 3]
+    pool.zs_free(hs[1])
+    pool.zs_free(hs[2])
+    h = pool.zs_malloc(20, GFP_KERNEL)
+    assert pool.object_location(h).obj_idx == 2  # last freed, first reused
+    zspage = next(z for _c, z in pool.zspages())
+    assert pool.zspage_freelist(zspage)[:2] == (1, 4)
+    # the free object 1 holds the link "next = 4 << OBJ_TAG_BITS"
+    assert space.read_word(pool.zspage_object_addr(zspage, 1)) == 4 << 1
+
+
+def test_fullness_groups_v58() -> None:
+    _, _, pool = make()
+    hs = [pool.zs_malloc(4000, GFP_KERNEL) for _ in range(1)]  # huge: 1 object, ZS_FULL
+    _class, z = next(iter(pool.zspages()))
+    assert z.fullness == ZS_FULL
+    hs = [pool.zs_malloc(1000, GFP_KERNEL) for _ in range(3)]  # class 1024: 4 per zspage
+    zs = {z.serial: z for _c, z in pool.zspages()}
+    z = zs[max(zs)]
+    assert z.inuse == 3 and z.fullness == ZS_ALMOST_EMPTY  # 3 <= 3*4/4
+    pool.zs_malloc(1000, GFP_KERNEL)
+    assert z.fullness == ZS_FULL
+    pool.zs_free(hs[0])
+    pool.zs_free(hs[1])
+    assert z.fullness == ZS_ALMOST_EMPTY
+    big = [pool.zs_malloc(100, GFP_KERNEL) for _ in range(30)]  # class 112: 73 objects
+    zb = max((z for _c, z in pool.zspages()), key=lambda z: z.serial)
+    assert zb.fullness == ZS_ALMOST_EMPTY
+    big += [pool.zs_malloc(100, GFP_KERNEL) for _ in range(30)]
+    assert zb.fullness == ZS_ALMOST_FULL  # 60 > 3*73/4 = 54
+
+
+def test_zs_malloc_prefers_almost_full_zspages() -> None:
+    _, _, pool = make()
+    hs = [pool.zs_malloc(1000, GFP_KERNEL) for _ in range(8)]  # two full zspages of 4
+    a = pool.object_location(hs[0]).zspage
+    b = pool.object_location(hs[4]).zspage
+    for h in hs[:3]:
+        pool.zs_free(h)  # zspage a: 1 in use (ALMOST_EMPTY)
+    pool.zs_free(hs[4])  # zspage b: 3 in use (ALMOST_FULL since 3 > ... no: 3 <= 3)
+    h = pool.zs_malloc(1000, GFP_KERNEL)
+    assert pool.object_location(h).zspage in (a, b)
+    # both are ALMOST_EMPTY (inuse <= 3); insert_zspage put the fuller (b) at the head
+    assert pool.object_location(h).zspage == b
+
+
+# --------------------------------------------------------------------------- mapping
+def test_ro_and_wo_copy_semantics_follow_spanning() -> None:
+    space, _, pool = make()
+    span, plain = spanning_and_not(pool, 1500)
+    for h in (span, plain):
+        a = pool.zs_map_object(h, WO)
+        space.write(a, b"A" * 1500)
+        pool.zs_unmap_object(h)
+    # writes through RO: kept for a non-spanning object, lost for a spanning one
+    for h in (span, plain):
+        a = pool.zs_map_object(h, RO)
+        space.write(a, b"B" * 10)
+        pool.zs_unmap_object(h)
+    assert pool.read_payload(plain, 10) == b"B" * 10
+    assert pool.read_payload(span, 10) == b"A" * 10
+    # WO shows stale per-CPU buffer bytes for a spanning object, the real ones otherwise
+    other = pool.zs_malloc(1500, GFP_KERNEL)
+    while not pool.object_location(other).spans:
+        other = pool.zs_malloc(1500, GFP_KERNEL)
+    a = pool.zs_map_object(other, RW)
+    space.write(a, b"C" * 1500)
+    pool.zs_unmap_object(other)  # the per-CPU buffer now holds C...
+    a = pool.zs_map_object(span, WO)
+    assert space.read(a, 4) == b"CCCC"
+    pool.zs_unmap_object(span)  # and WO copies the stale buffer back
+    assert pool.read_payload(span, 4) == b"CCCC"
+    a = pool.zs_map_object(plain, WO)
+    assert space.read(a, 4) == b"BBBB"
+    pool.zs_unmap_object(plain)
+
+
+def test_mapping_disables_preemption_until_unmap() -> None:
+    _, ctx, pool = make()
+    span, plain = spanning_and_not(pool, 1500)
+    for h in (span, plain):
+        pool.zs_map_object(h, RO)
+        assert ctx.in_atomic()
+        with pytest.raises(SleepingInInvalidContext, match="sleeping function called"):
+            pool.zs_malloc(10, GFP_KERNEL)
+        with pytest.raises(SleepingInInvalidContext):
+            ctx.kmalloc(10, GFP_KERNEL)
+        with pytest.raises(SleepingInInvalidContext):
+            ctx.mutex_lock()
+        assert pool.zs_malloc(10, GFP_ATOMIC)
+        pool.zs_unmap_object(h)
+        assert ctx.preempt_count() == 0 and not ctx.pagefault_disabled()
+
+
+def test_nested_mapping_is_detected() -> None:
+    _, ctx, pool = make()
+    a, b = pool.zs_malloc(10, GFP_KERNEL), pool.zs_malloc(10, GFP_KERNEL)
+    other = zs_create_pool("other", pool.space, ctx)
+    assert other is not None
+    c = other.zs_malloc(10, GFP_KERNEL)
+    pool.zs_map_object(a, RO)
+    with pytest.raises(KernelBug, match=r"nested mapping.*no protection against nested"):
+        pool.zs_map_object(b, RO)
+    with pytest.raises(SleepingInInvalidContext):  # zs_create_pool kzalloc()s GFP_KERNEL
+        zs_create_pool("third", pool.space, ctx)
+    with pytest.raises(KernelBug, match="nested mapping"):  # the area is shared by all pools
+        other.zs_map_object(c, RO)
+    ctx.switch_cpu(1)
+    pool.zs_map_object(b, RO)  # another CPU has its own area
+    pool.zs_unmap_object(b)
+    ctx.switch_cpu(0)
+    pool.zs_unmap_object(a)
+
+
+def test_same_handle_twice_deadlocks_on_pin_tag() -> None:
+    _, ctx, pool = make()
+    h = pool.zs_malloc(10, GFP_KERNEL)
+    pool.zs_map_object(h, RO)
+    with pytest.raises(PinDeadlock, match="soft lockup"):
+        pool.zs_map_object(h, RO)
+    with pytest.raises(PinDeadlock, match="zs_free spins in pin_tag"):
+        pool.zs_free(h)
+    ctx.switch_cpu(1)
+    with pytest.raises(PinDeadlock, match="pinned by CPU#0"):
+        pool.zs_free(h)
+    with pytest.raises(KernelBug, match="mapped on CPU#0"):
+        pool.zs_unmap_object(h)
+    ctx.switch_cpu(0)
+    pool.zs_unmap_object(h)
+    pool.zs_free(h)
+
+
+def test_map_in_interrupt_context_is_bug_on() -> None:
+    _, ctx, pool = make()
+    h = pool.zs_malloc(10, GFP_KERNEL)
+    for enter, leave in ((ctx.enter_softirq, ctx.exit_softirq),
+                         (ctx.enter_hardirq, ctx.exit_hardirq)):
+        enter()
+        with pytest.raises(BugOn) as exc:
+            pool.zs_map_object(h, RO)
+        assert exc.value.message.startswith("kernel BUG at mm/zsmalloc.c:")
+        assert "BUG_ON(in_interrupt())" in exc.value.message
+        leave()
+    assert ctx.preempt_count() == 0
+
+
+def test_bad_and_freed_handles() -> None:
+    _, _, pool = make()
+    h = pool.zs_malloc(10, GFP_KERNEL)
+    pool.zs_free(h)
+    with pytest.raises(DoubleFree):
+        pool.zs_free(h)
+    with pytest.raises(DoubleFree):
+        pool.zs_map_object(h, RO)
+    with pytest.raises(BadHandle):
+        pool.zs_free(0x1234)
+    with pytest.raises(BadHandle):
+        pool.zs_map_object(h + 1, RO)
+    with pytest.raises(KernelBug, match="not mapped"):
+        pool.zs_unmap_object(pool.zs_malloc(10, GFP_KERNEL))
+
+
+def test_era_api_boundaries() -> None:
+    _, _, cur = make(ERA_CURRENT)
+    h = cur.zs_malloc(10, GFP_KERNEL)
+    with pytest.raises(InputError):
+        cur.zs_map_object(h, RO)
+    _, _, old = make()
+    with pytest.raises(InputError):
+        old.zs_obj_write(old.zs_malloc(10, GFP_KERNEL), b"x")
+
+
+# --------------------------------------------------------------------------- current read/write
+def test_current_read_begin_end_and_write() -> None:
+    space, ctx, pool = make(ERA_CURRENT)
+    buf = ctx.kmalloc(4096, GFP_KERNEL)
+    span, plain = spanning_and_not(pool, 1500)
+    for h in (span, plain):
+        pool.zs_obj_write(h, bytes(range(256)) * 5 + b"x" * 220)
+    a = pool.zs_obj_read_begin(plain, 1500, buf)
+    assert a != buf and space.read(a, 1500) == bytes(range(256)) * 5 + b"x" * 220
+    assert not ctx.in_atomic()  # the zspage lock is sleepable
+    pool.zs_obj_read_end(plain, 1500, a)
+    a = pool.zs_obj_read_begin(span, 1500, buf)
+    assert a == buf and space.read(a, 1500) == bytes(range(256)) * 5 + b"x" * 220
+    with pytest.raises(KernelBug, match="does not match"):
+        pool.zs_obj_read_end(span, 1400, a)
+    with pytest.raises(KernelBug, match="inside zs_obj_read_begin"):
+        pool.zs_free(span)
+    pool.zs_obj_read_end(span, 1500, a)
+    with pytest.raises(KernelBug, match="without zs_obj_read_begin"):
+        pool.zs_obj_read_end(span, 1500, a)
+    pool.zs_free(span)
+
+
+# --------------------------------------------------------------------------- compaction
+def fragment(pool: ZsPool, size: int = 1000, n: int = 16) -> dict[int, bytes]:
+    hs = [pool.zs_malloc(size, GFP_KERNEL) for _ in range(n)]
+    kept: dict[int, bytes] = {}
+    for i, h in enumerate(hs):
+        if i % 2:
+            pool.zs_free(h)
+        else:
+            data = bytes([i]) * size
+            if pool.era == ERA_V58:
+                a = pool.zs_map_object(h, WO)
+                pool.space.write(a, data)
+                pool.zs_unmap_object(h)
+            else:
+                pool.zs_obj_write(h, data)
+            kept[h] = data
+    return kept
+
+
+@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+def test_compaction_keeps_handles_and_contents(era: str) -> None:
+    _, _, pool = make(era)
+    kept = fragment(pool)
+    before = pool.zs_get_total_pages()
+    objs = {h: pool.space.read_word(h) for h in kept}
+    first = pool.zs_compact()
+    assert pool.zs_get_total_pages() == before - 2
+    assert pool.live_handles() == frozenset(kept)
+    assert any(pool.space.read_word(h) != o for h, o in objs.items())  # objects moved
+    for h, data in kept.items():
+        assert pool.read_payload(h, len(data)) == data
+    second = pool.zs_compact()
+    if era == ERA_V58:
+        assert (first, second) == (2, 2)  # cumulative pool->stats.pages_compacted
+    else:
+        assert (first, second) == (2, 0)  # pages freed by this call
+    assert pool.zs_pool_stats().pages_compacted == 2
+
+
+def test_compaction_skips_mapped_objects_v58() -> None:
+    _, ctx, pool = make()
+    kept = fragment(pool, 1000, 8)  # two zspages of 4, two objects each
+    pinned = next(iter(kept))
+    ctx.switch_cpu(1)
+    pool.zs_map_object(pinned, RO)
+    ctx.switch_cpu(0)
+    loc = pool.object_location(pinned)
+    pool.zs_compact()
+    assert pool.object_location(pinned) == loc  # a pinned object is never moved
+    ctx.switch_cpu(1)
+    pool.zs_unmap_object(pinned)
+
+
+def test_compaction_in_atomic_context_sleeps() -> None:
+    _, ctx, pool = make()
+    fragment(pool)
+    ctx.preempt_disable()
+    with pytest.raises(SleepingInInvalidContext, match=r"include/linux/sched\.h"):
+        pool.zs_compact()  # cond_resched between source zspages
+
+
+# --------------------------------------------------------------------------- migration
+@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+def test_page_migration_moves_pages_not_handles(era: str) -> None:
+    _space, ctx, pool = make(era)
+    kept = fragment(pool, 1500, 6)
+    h = next(iter(kept))
+    old = pool.object_location(h)
+    assert pool.zs_page_migrate(old.page_addr) == 0
+    new = pool.object_location(h)
+    assert new.page_addr != old.page_addr and new.obj_idx == old.obj_idx
+    assert all(pool.read_payload(k, len(v)) == v for k, v in kept.items())
+    if era == ERA_V58:
+        pool.zs_map_object(h, RO)
+        assert pool.zs_page_migrate(new.page_addr) == -11  # -EAGAIN: pinned
+        pool.zs_unmap_object(h)
+    else:
+        buf = ctx.kmalloc(4096, GFP_KERNEL)
+        a = pool.zs_obj_read_begin(h, 1500, buf)
+        assert pool.zs_page_migrate(new.page_addr) == -16  # -EBUSY: zspage lock held
+        pool.zs_obj_read_end(h, 1500, a)
+    with pytest.raises(InputError):
+        pool.zs_page_migrate(0x1000)
+
+
+# --------------------------------------------------------------------------- stats
+@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+def test_debugfs_classes(era: str) -> None:
+    _, _, pool = make(era)
+    fragment(pool, 1000, 8)
+    text = pool.debugfs_classes()
+    lines = text.splitlines()
+    assert lines[0].split()[:2] == ["class", "size"]
+    row = next(line for line in lines if line.split()[:2] == ["62", "1024"])
+    cols = row.split()
+    if era == ERA_V58:
+        assert lines[0].split()[2:4] == ["almost_full", "almost_empty"]
+        assert cols[2:] == ["0", "2", "8", "4", "2", "1", "1"]
+    else:
+        assert lines[0].split()[2] == "10%"
+        assert cols[-5:] == ["8", "4", "2", "1", "1"]
+    assert lines[-1].split()[0] == "Total"

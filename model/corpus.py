@@ -287,3 +287,24 @@ def corpus_images(corpus: Corpus, space: AddressSpace, era: str,
         else:
             out.append(link_module(space, era, jump_label, m.spec))
     return tuple(out)
+
+
+def vmlinux_image(corpus: Corpus, space: AddressSpace, era: str,
+                  jump_label: bool = True) -> ModuleImage:
+    """The builtin image to boot with: the corpus's vmlinux tables (see :func:`corpus_images`),
+    or, for a corpus of modules only, an empty vmlinux (no builtin callsites)."""
+    images = corpus_images(attrs.evolve(corpus, modules=corpus.builtin), space, era, jump_label)
+    if images:
+        return images[0]
+    return image_from_placements(space, era, jump_label, "vmlinux", True,
+                                 space.abi.kernel_base, [], {})
+
+
+def module_image(corpus: Corpus, which: int, space: AddressSpace, era: str,
+                 jump_label: bool = True) -> ModuleImage | None:
+    """Loadable module ``which`` (modulo their number) as an image in ``space``; ``None`` when
+    the corpus has no loadable modules (a vmlinux alone)."""
+    if not corpus.loadable:
+        return None
+    m = corpus.loadable[which % len(corpus.loadable)]
+    return corpus_images(attrs.evolve(corpus, modules=(m,)), space, era, jump_label)[0]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from model.abi import get_abi
-from model.corpus import corpus_images, load_corpus
+from model.corpus import corpus_images, load_corpus, module_image, vmlinux_image
 from model.errors import InputError
 from model.memory import AddressSpace
 from tests.dd_fixtures import MODULE_NAME, UNITS, all_callsites, build_module, build_vmlinux
@@ -102,3 +102,15 @@ def test_images_for_another_abi_come_from_the_linker_model(built: dict[str, Path
         sorted((s.function, s.format, s.lineno) for m in corpus.modules for s in m.spec.callsites)
     # s390x's larl needs even addresses: GCC 2-aligns every string (model.sections).
     assert all(c.modname % 2 == 0 for c in image.callsites)
+
+
+def test_boot_and_insmod_helpers(built: dict[str, Path]) -> None:
+    mods = load_corpus(str(built["mods"]))
+    space = AddressSpace(get_abi("x86_64"))
+    empty = vmlinux_image(mods, space, "v6.1")
+    assert (empty.name, empty.builtin, empty.count) == ("vmlinux", True, 0)
+    img = module_image(mods, 3, space, "v6.1")
+    assert img is not None and (img.name, img.count) == (MODULE_NAME, 13)
+    vm = load_corpus(str(built["vmlinux"]))
+    assert module_image(vm, 0, AddressSpace(get_abi("x86_64")), "v6.1") is None
+    assert vmlinux_image(vm, AddressSpace(get_abi("x86_64")), "v6.1").count == 13

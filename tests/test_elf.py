@@ -304,3 +304,23 @@ def test_unreadable_and_missing_paths(tmp_path: Path) -> None:
         f"{tmp_path / 'nope'}: no such file or directory",
         f"{tmp_path}: directory holds no kernel modules (.ko, .ko.xz, .ko.zst, .ko.gz)",
     ]
+
+
+@pytest.mark.parametrize("kind", ["vmlinux", "module"])
+def test_corrupted_files_give_a_table_or_one_input_error(native: dict[str, Path],
+                                                         kind: str) -> None:
+    """Seeded random byte damage (headers mostly) and truncation: never a traceback."""
+    import random
+    data = native[kind].read_bytes()
+    rng = random.Random(20200725)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(rng.choice([1, 2, 8, 32])):
+            pos = rng.randrange(min(len(damaged), 0x1000) if rng.random() < 0.5 else len(damaged))
+            damaged[pos] = rng.randrange(256)
+        if rng.random() < 0.2:
+            damaged = damaged[: rng.randrange(len(damaged))]
+        try:
+            read_dyndbg_bytes(bytes(damaged), "damaged")
+        except InputError as exc:
+            assert str(exc).startswith("damaged: ") and "\n" not in str(exc)

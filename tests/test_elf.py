@@ -6,6 +6,7 @@ lines), and, for the native vmlinux stand-in, from the running program printing 
 
 from __future__ import annotations
 
+import gzip
 import lzma
 from pathlib import Path
 
@@ -57,7 +58,10 @@ def native(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     zst = out / "mods" / "kernel" / "b" / f"{MODULE_NAME}.ko.zst"
     zst.parent.mkdir(parents=True)
     zst.write_bytes(zstandard.ZstdCompressor().compress(ko.read_bytes()))
-    built["xz"], built["zst"], built["mods"] = xz, zst, out / "mods"
+    gz = out / "mods" / "kernel" / "c" / f"{MODULE_NAME}.ko.gz"
+    gz.parent.mkdir(parents=True)
+    gz.write_bytes(gzip.compress(ko.read_bytes()))
+    built["xz"], built["zst"], built["gz"], built["mods"] = xz, zst, gz, out / "mods"
     return built
 
 
@@ -169,9 +173,10 @@ def test_compressed_modules_and_directories(native: dict[str, Path]) -> None:
     plain = strings_of(read_dyndbg(str(native["module"])))
     assert strings_of(read_dyndbg(str(native["xz"]))) == plain
     assert strings_of(read_dyndbg(str(native["zst"]))) == plain
+    assert strings_of(read_dyndbg(str(native["gz"]))) == plain
     files, errors = expand_paths([str(native["mods"])])
     assert errors == ()
-    assert files == (str(native["xz"]), str(native["zst"]))
+    assert files == (str(native["xz"]), str(native["zst"]), str(native["gz"]))
 
 
 def test_era_and_abi_can_be_given(native: dict[str, Path]) -> None:

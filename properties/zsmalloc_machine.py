@@ -38,11 +38,13 @@ from model.memory import AddressSpace
 from model.zsmalloc import (
     ERA_CURRENT,
     ERA_V58,
-    OBJ_ALLOCATED_TAG,
+    SizeClass,
+    Zspage,
     ZsMapMode,
     ZsPool,
     zs_create_pool,
 )
+from model.zsmalloc_classes import OBJ_ALLOCATED_TAG
 
 #: A fixed byte pattern; payloads are slices of it, so a shifted copy never looks right.
 PATTERN = bytes((i * 37 + (i >> 8) * 11 + 5) & 0xFF for i in range(8192 + 256))
@@ -505,26 +507,30 @@ class _ForgetfulFreelist(ZsPool):
 
     __slots__ = ()
 
-    def obj_free(self, class_: object, obj: int) -> None:  # type: ignore[override]
+    def obj_free(self, class_: SizeClass, obj: int) -> None:
         page, _idx = self.obj_to_location(obj & ~OBJ_ALLOCATED_TAG if self.obj_shift else obj)
         z = page.zspage
         assert z is not None
         z.inuse -= 1
-        class_.stats[self._obj_allocated_stat() + 1] -= 1  # type: ignore[attr-defined]
+        class_.stats[self._obj_allocated_stat() + 1] -= 1
 
 
 class _CompactionDropsHandleUpdate(ZsPool):
-    """Compaction moves the object but never re-records ``*handle``."""
+    """Compaction moves objects but never re-records ``*handle`` (``record_obj``)."""
 
     __slots__ = ()
+    compacting: ClassVar[list[bool]] = [False]
+
+    def zs_compact(self) -> int:
+        self.compacting[0] = True
+        try:
+            return super().zs_compact()
+        finally:
+            self.compacting[0] = False
 
     def record_obj(self, handle: int, obj: int) -> None:
-        import inspect
-
-        caller = inspect.stack()[1].function
-        if caller in ("migrate_zspage_v58", "migrate_zspage_current"):
-            return
-        super().record_obj(handle, obj)
+        if not self.compacting[0]:
+            super().record_obj(handle, obj)
 
 
 class _ClassTableOffByOne(ZsPool):
@@ -551,9 +557,9 @@ class _PagesNeverGiveBack(ZsPool):
 
     __slots__ = ()
 
-    def free_zspage(self, class_: object, zspage: object) -> None:  # type: ignore[override]
+    def free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
         before = self.pages_allocated
-        super().free_zspage(class_, zspage)  # type: ignore[arg-type]
+        super().free_zspage(class_, zspage)
         self.pages_allocated = before
 
 

@@ -39,8 +39,8 @@ from model.zsmalloc import (
     ERA_CURRENT,
     ERA_V58,
     SizeClass,
-    Zspage,
     ZsMapMode,
+    Zspage,
     ZsPool,
     zs_create_pool,
 )

@@ -39,7 +39,7 @@ from model.designs import builtin_designs
 from model.designs.protocol import Footprint
 from model.elf import POINTER_FIELDS, DyndbgTable, layout_era
 from model.errors import KernelBug
-from model.linker import image_from_placements
+from model.linker import ModuleImage, image_from_placements
 from model.memory import AddressSpace
 from model.zsmalloc_classes import ERA_CURRENT, ERA_V58, ClassTable, class_table
 
@@ -396,27 +396,47 @@ def _pool_classes(design: object) -> tuple[tuple[int, int], ...]:
     return tuple(sorted(out.items()))
 
 
-def _run_design(cls: Any, tables: Sequence[DyndbgTable]) -> tuple[Footprint, object]:
-    """Boot a model kernel with ``cls`` on the tables' records: ``dynamic_debug_init`` with the
+@attrs.frozen
+class _Linked:
+    """The records as images, linked once, and the bytes of the address space they occupy:
+    every design boots on a fresh copy of those regions."""
+
+    abi: Abi
+    era: str
+    jump_label: bool
+    regions: tuple[tuple[int, bytes, str, bool], ...]
+    images: tuple[ModuleImage, ...]
+
+
+def _link(tables: Sequence[DyndbgTable]) -> _Linked:
+    first = tables[0]
+    space = AddressSpace(first.abi)
+    images = corpus_images(corpus_from_tables(tables), space, first.era, first.jump_label)
+    if not any(i.builtin for i in images):
+        empty = image_from_placements(space, first.era, first.jump_label, "vmlinux", True,
+                                      first.abi.kernel_base, [], {})
+        images = (empty, *images)
+    regions = tuple((r.base, bytes(r.data), r.name, r.writable) for r in space.regions())
+    return _Linked(first.abi, first.era, first.jump_label, regions, images)
+
+
+def _run_design(cls: Any, linked: _Linked) -> tuple[Footprint, object]:
+    """Boot a model kernel with ``cls`` on the linked records: ``dynamic_debug_init`` with the
     builtin ones (early_initcall), ``late_init`` (late_initcall), then ``add_module`` for each
     module in order, a second module of the same name refused as ``load_module`` does
     (-EEXIST)."""
-    first = tables[0]
-    abi, era, jump_label = first.abi, first.era, first.jump_label
+    abi, era, jump_label = linked.abi, linked.era, linked.jump_label
     space = AddressSpace(abi)
+    for base, data, name, writable in linked.regions:
+        space.map(base, len(data), name, writable=writable, data=data)
     ctx = KernelContext(nr_cpus=2, space=space)
-    images = corpus_images(corpus_from_tables(tables), space, era, jump_label)
     design = cls(abi, era, jump_label, space, ctx)
-    builtin = [i for i in images if i.builtin]
-    if builtin:
-        for image in builtin:
+    for image in linked.images:
+        if image.builtin:
             design.dynamic_debug_init(image)
-    else:
-        design.dynamic_debug_init(image_from_placements(
-            space, era, jump_label, "vmlinux", True, abi.kernel_base, [], {}))
     design.late_init()
     loaded: set[str] = set()
-    for image in images:
+    for image in linked.images:
         if not image.builtin and image.name not in loaded:
             loaded.add(image.name)
             design.add_module(image)
@@ -432,24 +452,26 @@ def design_projections(tables: Sequence[DyndbgTable]) -> tuple[DesignProjection,
     tables = [t for t in tables if t.records]
     if not tables or len({(t.abi.name, layout_era(t.era), t.jump_label) for t in tables}) > 1:
         return ()
-    designs = builtin_designs()
-    baseline: int | None = None
-    if "section" in designs:
+    linked = _link(tables)
+    runs: list[tuple[str, Footprint | None, object, str]] = []
+    for name, cls in builtin_designs().items():
         try:
-            baseline = _run_design(designs["section"], tables)[0].resident_bytes
-        except Exception:  # reported below with the section design's own entry
-            baseline = None
-    out: list[DesignProjection] = []
-    for name, cls in designs.items():
-        try:
-            fp, design = _run_design(cls, tables)
+            fp, design = _run_design(cls, linked)
         except KernelBug as exc:
-            out.append(DesignProjection(name, None, 0, (), exc.message.splitlines()[0]))
+            runs.append((name, None, None, exc.message.splitlines()[0]))
             continue
         except Exception as exc:  # a defect of the design itself: report it, analyse on
-            out.append(DesignProjection(
-                name, None, 0, (), f"design error: {type(exc).__name__}: {exc}".splitlines()[0]))
+            runs.append((name, None, None,
+                         f"design error: {type(exc).__name__}: {exc}".splitlines()[0]))
             continue
-        saved = 0 if baseline is None else baseline - fp.resident_bytes
-        out.append(DesignProjection(name, fp, saved, _pool_classes(design)))
+        runs.append((name, fp, design, ""))
+    baseline = next((got.resident_bytes for name, got, _d, _f in runs
+                     if name == "section" and got is not None), None)
+    out: list[DesignProjection] = []
+    for name, got, design, failure in runs:
+        if got is None:
+            out.append(DesignProjection(name, None, 0, (), failure))
+            continue
+        saved = 0 if baseline is None else baseline - got.resident_bytes
+        out.append(DesignProjection(name, got, saved, _pool_classes(design)))
     return tuple(out)

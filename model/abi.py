@@ -74,6 +74,9 @@ class Abi:
     #: GCC's ``TARGET_ALIGN_ANON_BITFIELD``: unnamed bitfields (zero-width ones too) raise the
     #: alignment of the enclosing struct to their type's (AAPCS, AAPCS64); elsewhere they do not.
     align_anon_bitfield: bool = False
+    #: GCC's ``BIGGEST_ALIGNMENT`` in bytes: the ``offset_align`` record layout starts from,
+    #: which decides where a straddling bitfield of an over-aligned type moves to.
+    biggest_alignment: int = 16
 
     @property
     def pointer_size(self) -> int:
@@ -127,11 +130,11 @@ _ABIS: tuple[Abi, ...] = (
     Abi("aarch64", "aarch64-linux-gnu", "little", 8, False, 8, 8, Scalar(16, 16), 4096,
         0xFFFF000000000000, 0xFFFF800010000000, 0xFFFF800008000000, True),
     Abi("arm", "arm-linux-gnueabihf", "little", 4, False, 8, 8, Scalar(8, 8), 4096,
-        0xC0000000, 0xC0008000, 0xBF000000, True),
+        0xC0000000, 0xC0008000, 0xBF000000, True, 8),
     Abi("riscv64", "riscv64-linux-gnu", "little", 8, False, 8, 8, Scalar(16, 16), 4096,
         0xFFFFFFE000000000, 0xFFFFFFE000200000, 0xFFFFFFFF80000000),
     Abi("s390x", "s390x-linux-gnu", "big", 8, False, 8, 8, Scalar(16, 8), 4096,
-        0x0, 0x100000, 0x3FFE0000000),
+        0x0, 0x100000, 0x3FFE0000000, False, 8),
     Abi("ppc64", "powerpc64-linux-gnu", "big", 8, False, 8, 8, Scalar(16, 16), 65536,
         0xC000000000000000, 0xC000000000000000, 0xC008000000000000),
 )

@@ -616,6 +616,8 @@ class _Converter:
 
     def decl_attrs(self, node: c_ast.Node) -> _Attrs | None:
         coord = node.coord
+        if coord is None and getattr(node, "bitsize", None) is not None:
+            coord = node.bitsize.coord  # an unnamed bitfield: pycparser gives it no place
         if coord is None or coord.file != self.path:
             return None
         line, col = int(coord.line), int(coord.column)

@@ -399,11 +399,17 @@ def _check_bitfield(f: Field, abi: Abi, owner: RecordType) -> int:
         raise InputError(f"bitfield {f.name or '<unnamed>'!r} in {where} has non-integer type "
                          f"{f.type.spelling!r}")
     bits, _signed = info
+    inner = f.type
+    while isinstance(inner, TypedefType):
+        inner = inner.base
+    limit = bits
+    if isinstance(inner, ScalarType) and inner.kind == "_Bool":
+        limit = 1  # C11 6.7.2.1: a _Bool bitfield is at most 1 bit wide
     if f.bits < 0:
         raise InputError(f"bitfield {f.name or '<unnamed>'!r} in {where} has negative width")
-    if f.bits > bits:
+    if f.bits > limit:
         raise InputError(f"width of bitfield {f.name or '<unnamed>'!r} in {where} ({f.bits}) "
-                         f"exceeds its type {f.type.spelling!r} ({bits} bits)")
+                         f"exceeds its type {f.type.spelling!r} ({limit} bits)")
     if f.bits == 0 and f.name:
         raise InputError(f"zero width for bitfield {f.name!r} in {where}")
     return bits
@@ -457,7 +463,20 @@ def _layout_record(rec: RecordType, abi: Abi) -> _RecordInfo:
             if not is_union:
                 bitpos = _round_up(bitpos, 8 * desired)
             continue
+        # layout_decl: a bitfield whose width is that of an integer mode (8/16/32/64) and
+        # that already sits on a multiple of it becomes an ordinary member of that mode
+        # (DECL_BIT_FIELD cleared, DECL_ALIGN raised to the mode's alignment): it then skips
+        # the straddle rule below.  i386's ADJUST_FIELD_ALIGN caps that alignment at 4.
+        pos = 0 if is_union else bitpos
+        known = pos & -pos if pos else 0
+        ordinary = (width in (8, 16, 32, 64) and (known == 0 or known >= width)
+                    and not (width > 8 and packed_p))
         desired = f.aligned or 1
+        if ordinary:
+            mode_align = width // 8
+            if not packed_p and f.aligned is None and abi.long_long_align < 8:
+                mode_align = min(mode_align, abi.long_long_align)
+            desired = max(desired, mode_align)
         if anon_counts:
             type_align = 1 if packed_p else info.align
             record_align = max(record_align, desired, type_align)
@@ -470,8 +489,14 @@ def _layout_record(rec: RecordType, abi: Abi) -> _RecordInfo:
             continue
         if f.aligned is not None:
             bitpos = _round_up(bitpos, 8 * f.aligned)
-        if (not packed_p and _excess_unit_span(bitpos, width, 8 * info.align, type_bits)):
-            bitpos = _round_up(bitpos, 8 * info.align)
+        if (not packed_p and not ordinary
+                and _excess_unit_span(bitpos, width, 8 * info.align, type_bits)):
+            # place_field rounds rli->bitpos, the position past rli->offset, which is kept a
+            # multiple of offset_align = MAX(TYPE_ALIGN, BIGGEST_ALIGNMENT): for a type
+            # aligned beyond that, only the remainder is rounded up.
+            chunk = 8 * max(abi.biggest_alignment, rec.aligned or 1)
+            rem = bitpos % chunk
+            bitpos = bitpos - rem + _round_up(rem, 8 * info.align)
         if f.name:
             placed.append(_Placed(f, bitpos, width, 1))
         bitpos += width

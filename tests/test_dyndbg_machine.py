@@ -1,0 +1,140 @@
+"""The differential machine finds the seed's thinkos on its own, and stays quiet on correct
+designs.  Budgets are explicit and derandomized (Phase.explain is left out: it only annotates)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import Phase
+
+from model.designs import builtin_designs
+from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
+from model.errors import BadAccess, BugOn, KernelBug, SleepingInInvalidContext
+from properties.catalogue import DesignRef, Target, catalogue, get_property
+from properties.dyndbg_machine import EQUIVALENCE, Check, dyndbg_machine
+from properties.runner import Budget, PropertyResult, run_property
+
+PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
+QUIET = Budget(max_examples=25, stateful_step_count=15, phases=PHASES)
+SEARCH = Budget(max_examples=200, stateful_step_count=20, phases=PHASES)
+TARGET = Target(era="v6.1", abi="x86_64")
+
+
+def ref(name: str) -> DesignRef:
+    return DesignRef(name, "built-in", builtin_designs()[name])
+
+
+def run(prop: str, design: str, budget: Budget = QUIET, target: Target = TARGET) -> PropertyResult:
+    return run_property(get_property(prop), ref(design), target, budget)
+
+
+def test_odd_tag_after_fails_equivalence_in_three_steps() -> None:
+    r = run("control-file", "odd-tag-after", SEARCH)
+    assert r.status == "failed", r.error
+    cx = r.counterexample
+    assert cx is not None and cx.step_count <= 3
+    assert cx.steps[0].rule == "boot"
+    text = "\n".join(cx.evidence)
+    assert "union with dd.modname" in text and "odd -> % 2 says zhandle" in text
+    assert ".rodata" in text  # the word is a string pointer
+
+
+@pytest.mark.parametrize("prop", EQUIVALENCE)
+def test_odd_tag_before_passes_equivalence(prop: str) -> None:
+    r = run(prop, "odd-tag-before")
+    assert r.status == "passed", r.counterexample or r.error
+
+
+@pytest.mark.parametrize("design", ["section", "split"])
+def test_section_and_split_pass_every_property(design: str) -> None:
+    props = [p for p in catalogue() if p.applies(ref(design))]
+    assert {p.kind for p in props} == {"equivalence", "kernel-rules"}
+    for p in props:
+        r = run_property(p, ref(design), TARGET, QUIET)
+        assert r.status == "passed", (p.name, r.counterexample or r.error)
+
+
+@pytest.mark.parametrize("design", ["union-flag", "flags-vector"])
+@pytest.mark.parametrize("prop", EQUIVALENCE)
+def test_union_flag_and_flags_vector_pass_equivalence(design: str, prop: str) -> None:
+    r = run(prop, design)
+    assert r.status == "passed", r.counterexample or r.error
+
+
+@pytest.mark.parametrize("prop", ["one-mapping-per-cpu", "no-sleep-while-mapped"])
+def test_cache_fails_kernel_rules_in_four_steps(prop: str) -> None:
+    r = run(prop, "cache", SEARCH)
+    assert r.status == "failed", r.error
+    cx = r.counterexample
+    assert cx is not None and cx.step_count <= 4, cx.steps
+
+
+# --- the verdicts the model gives, replayed from explicit steps ---------------------------------
+
+FOO = (ModuleSpec("foo", (CallsiteSpec("foo", "probe", "a.c", "ok\n", 7),
+                          CallsiteSpec("foo", "probe", "a.c", "x", 9)), builtin=True),)
+
+
+def machine(design: str, check: Check, target: Target = TARGET) -> type:
+    return dyndbg_machine(ref(design), target, check)
+
+
+def boot(jump_label: bool) -> tuple[str, dict[str, object]]:
+    return ("boot", {"builtin": FOO, "jump_label": jump_label, "optimize_size": False})
+
+
+@pytest.mark.parametrize("design", ["zpool-copy", "union-flag", "flags-vector", "odd-tag-before"])
+def test_pool_designs_sleep_with_the_mapping_held(design: str) -> None:
+    """ddebug_change holds the site from get to put (Aug 2020 5/7, ``goto skipsite``); under
+    CONFIG_JUMP_LABEL, static_branch_enable -> cpus_read_lock -> might_sleep runs inside."""
+    steps = [boot(True), ("late_init", {}), ("control_write", {"text": "module foo +p"})]
+    with pytest.raises(SleepingInInvalidContext, match="percpu-rwsem.h:49"):
+        machine(design, Check("kernel-rules", "no-sleep-while-mapped")).replay(steps)
+    machine(design, Check("equivalence", "control-file")).replay(
+        [*steps, ("control_read", {})])  # survived splat: the control file is still right
+
+
+@pytest.mark.parametrize("design,jump_label,query", [
+    ("zpool-copy", True, "module foo =pm"),      # the prefix maps the callsite
+    ("union-flag", False, "module foo +p"),      # !JUMP_LABEL: the print decision maps
+    ("flags-vector", True, "module foo =pf"),    # the flags vector spares the decision only
+])
+def test_mapping_in_hardirq_is_a_bug_in_v6_1(design: str, jump_label: bool, query: str) -> None:
+    """mm/zsmalloc.c:zs_map_object does BUG_ON(in_interrupt()) in v5.8 and up to 6.14."""
+    steps = [boot(jump_label), ("late_init", {}), ("control_write", {"text": query}),
+             ("hit", {"which": 0, "context": "hardirq", "cpu": 1})]
+    with pytest.raises(BugOn, match="in_interrupt"):
+        machine(design, Check("kernel-rules", "no-map-in-interrupt")).replay(steps)
+    # the equivalence run halts there without a verdict of its own
+    machine(design, Check("equivalence", "print-decisions")).replay(steps)
+    # v6.19 reads with zs_obj_read_begin, which the model lets run in any context
+    machine(design, Check("kernel-rules", "no-map-in-interrupt"),
+            Target(era="v6.19")).replay(steps)
+
+
+def test_zpool_copy_failed_allocation_leaves_a_pointer_into_the_reclaimed_section() -> None:
+    """ddebug_zpool_add: on a failed zs_malloc, ``pr_err`` and return, dp->site unchanged."""
+    steps = [boot(False), ("fail_alloc", {}), ("late_init", {}), ("control_read", {})]
+    for check in (Check("kernel-rules", "no-oops"), Check("equivalence", "control-file")):
+        with pytest.raises(BadAccess, match="page fault"):
+            machine("zpool-copy", check).replay(steps)
+    machine("section", Check("kernel-rules", "no-oops")).replay(steps)
+
+
+def test_odd_tag_after_before_late_init_dereferences_the_missing_pool() -> None:
+    """``dyndbg="module foo +p"`` at boot: the union word still holds the module name's
+    pointer; when it is odd, % 2 reads it as a zhandle of a pool that does not exist yet."""
+    from model.abi import get_abi
+    from model.linker import link_vmlinux
+    from model.memory import AddressSpace
+
+    odd = (ModuleSpec("foo", (CallsiteSpec("foo", "ab", "a.c", "ok\n", 7),), builtin=True),)
+    image = link_vmlinux(AddressSpace(get_abi("x86_64")), "v6.1", True, odd)
+    assert image.callsites[0].modname % 2 == 1  # "foo" lands on an odd byte after "ab"
+    even = link_vmlinux(AddressSpace(get_abi("x86_64")), "v6.1", True, FOO)
+    assert all(c.modname % 2 == 0 for c in even.callsites)
+    query = ("boot_query", {"text": "module foo +p"})
+    steps = [("boot", {"builtin": odd, "jump_label": True, "optimize_size": False}), query]
+    with pytest.raises(KernelBug):
+        machine("odd-tag-after", Check("equivalence", "query-results")).replay(steps)
+    machine("odd-tag-before", Check("equivalence", "query-results")).replay(steps)
+    machine("odd-tag-after", Check("equivalence", "query-results")).replay([boot(True), query])

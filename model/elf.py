@@ -494,7 +494,9 @@ def _read_vmlinux(elf: Any, sections: list[_Section], abi: Abi, era: str | None,
                          "section with contents", path=path)
     table = _apply_relative(elf, bytearray(found), start, abi)
     size, jump_label = _vmlinux_record_size(abi, era, table, image, path)
-    recs, the_era, how = _decode_all(abi, era, jump_label, size, bytes(table), path)
+    has_classes = _symbol(elf, "__start___dyndbg_classes") is not None
+    recs, the_era, how = _decode_all(abi, era, jump_label, size, bytes(table), path,
+                                     has_classes)
     strings = image.strings(recs)
     return DyndbgTable(path, "vmlinux", abi, the_era, how, jump_label, size, stop - start, start,
                        recs, strings, (),
@@ -555,8 +557,10 @@ def _vmlinux_record_size(abi: Abi, era: str | None, table: bytearray, image: _Im
 
 
 def _decode_all(abi: Abi, era: str | None, jump_label: bool, size: int, table: bytes,
-                path: str) -> tuple[tuple[DdebugRecord, ...], str, str]:
-    """Decode each record; detect the era from the bitfield word when not given: v6.1 records
+                path: str, has_classes: bool = False,
+                ) -> tuple[tuple[DdebugRecord, ...], str, str]:
+    """Decode each record; detect the era when not given: a ``__dyndbg_classes`` section (or
+    its ``__start___dyndbg_classes`` bound) exists only from v6.1 on; otherwise v6.1 records
     carry ``class_id`` 63 (``_DPRINTK_CLASS_DFLT``) unless a classmap is used, where v5.8 (and
     v5.9..v6.0) records have ``flags:8`` right after ``lineno:18`` and 0 in the bits above."""
     chunks = [table[i: i + size] for i in range(0, len(table), size)]
@@ -564,7 +568,9 @@ def _decode_all(abi: Abi, era: str | None, jump_label: bool, size: int, table: b
     if era is None:
         v61 = ddebug_layout(abi, "v6.1", jump_label)
         classes = [v61.decode(c).get("class_id", CLASS_DFLT) for c in chunks]
-        if not chunks or any(c == CLASS_DFLT for c in classes):
+        if has_classes:
+            era, why = "v6.1", "__dyndbg_classes present"
+        elif not chunks or any(c == CLASS_DFLT for c in classes):
             era, why = "v6.1", "class_id 63 present" if chunks else "no records"
         else:
             v58 = ddebug_layout(abi, "v5.8", jump_label)
@@ -683,7 +689,9 @@ def _read_module(elf: Any, sections: list[_Section], abi: Abi, era: str | None, 
     table = bytearray(dd.data)
     for off, width, value in relocs:
         table[off: off + width] = abi.pack_word(value, width)
-    recs, the_era, how = _decode_all(abi, era, jump_label, size, bytes(table), path)
+    has_classes = any(s.name == "__dyndbg_classes" for s in sections)
+    recs, the_era, how = _decode_all(abi, era, jump_label, size, bytes(table), path,
+                                     has_classes)
     if era is None and the_era != "v6.1":
         # The loader replay depends on the era: redo it for the detected one.
         redone = _read_module(elf, sections, abi, the_era, path, base)

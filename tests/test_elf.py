@@ -31,6 +31,7 @@ from tests.dd_fixtures import (
     all_callsites,
     build_module,
     build_vmlinux,
+    compile_unit,
     runtime_records,
 )
 from tests.helpers import require_tool
@@ -329,3 +330,19 @@ def test_corrupted_files_give_a_table_or_one_input_error(native: dict[str, Path]
             read_dyndbg_bytes(bytes(damaged), "damaged")
         except InputError as exc:
             assert str(exc).startswith("damaged: ") and "\n" not in str(exc)
+
+
+def test_classmap_section_decides_the_era(tmp_path: Path) -> None:
+    """Every callsite of classed.c has a class (0 or 1), so no record shows class_id 63; the
+    __dyndbg_classes section (v6.1+) still says v6.1.  Without it the bitfield word alone reads
+    as v5.8, and --era v6.1 is the way out (docs/analyze.md says so)."""
+    require_tool("gcc", "compiles the classed fixture")
+    gcc = "gcc"
+    obj = compile_unit(gcc, "classed", "classed", False, tmp_path)
+    table = read_dyndbg(str(obj))
+    assert table.era == "v6.1" and "__dyndbg_classes present" in table.detected
+    assert sorted(r.class_id for r in table.records) == [0, 0, 1]
+    bare = compile_unit(gcc, "classed", "classed", False, tmp_path, ("-DDD_NO_CLASSMAP",))
+    assert read_dyndbg(str(bare)).era == "v5.8"
+    given = read_dyndbg(str(bare), era="v6.1")
+    assert sorted(r.class_id for r in given.records) == [0, 0, 1]

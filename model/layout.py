@@ -142,6 +142,12 @@ class Member:
     members: tuple[Member, ...] = ()
     #: alignment in bytes the member got (1 for bitfields)
     align: int = 1
+    #: ``sizeof`` the member's declared type (the storage unit of a bitfield)
+    type_size: int = 0
+    #: what the type is, typedefs seen through: "struct", "union", "array", "enum" or "scalar"
+    kind: str = "scalar"
+    #: the type is a struct/union defined in place without a tag (pahole shows it expanded)
+    inline: bool = False
 
     @property
     def offset(self) -> int:
@@ -527,7 +533,16 @@ def _member(name: str, t: CType, abi: Abi, offset_bits: int, size_bits: int, bit
         e = type_info(inner.elem, abi)
         children = (_member(f"{name}[0]", inner.elem, abi, offset_bits, e.size_bits, False,
                             e.align),)
-    return Member(name, t.spelling, offset_bits, size_bits, bitfield, children, align)
+    kind = "scalar"
+    if isinstance(inner, RecordType):
+        kind = inner.kind
+    elif isinstance(inner, ArrayType):
+        kind = "array"
+    elif isinstance(inner, EnumType):
+        kind = "enum"
+    inline = isinstance(t, RecordType) and t.name is None
+    return Member(name, t.spelling, offset_bits, size_bits, bitfield, children, align,
+                  type_info(t, abi).size_bits // 8, kind, inline)
 
 
 def _leaves_of(t: CType, abi: Abi, path: str, member: Member, total_bits: int,
@@ -553,11 +568,19 @@ def _leaves_of(t: CType, abi: Abi, path: str, member: Member, total_bits: int,
     info = integer_info(inner, abi)
     signed = info[1] if info is not None else False
     width = member.size_bits
-    if abi.endian == "little":
-        shift = member.offset_bits
-    else:
-        shift = total_bits - member.offset_bits - width
+    shift = _leaf_shift(abi, member.offset_bits, width, member.bitfield, total_bits)
     out.append(_Leaf(path, member, shift, (1 << width) - 1, signed))
+
+
+def _leaf_shift(abi: Abi, offset_bits: int, width: int, bitfield: bool, total_bits: int) -> int:
+    """Where a leaf sits in the record read as one integer in target byte order.
+
+    Little-endian: bit ``offset_bits`` is bit ``offset_bits`` of that integer.  Big-endian:
+    bit 0 is the most significant bit of byte 0, so a field (bitfield or not) of ``width``
+    bits at ``offset_bits`` ends ``total_bits - offset_bits - width`` bits above bit 0."""
+    if abi.endian == "little":
+        return offset_bits
+    return total_bits - offset_bits - width
 
 
 @lru_cache(maxsize=4096)

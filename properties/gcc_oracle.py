@@ -18,15 +18,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
 from elftools.elf.elffile import ELFFile
 
 from model.abi import Abi
-from model.creader import PRELUDE
 from model.layout import Layout, Member, RecordType
+from properties.layout_gen import GenType, render_batch, render_definitions
 
 CFLAGS: tuple[str, ...] = ("-c", "-gdwarf-5", "-O0", "-fno-common", "-std=gnu11", "-w",
                            "-fno-merge-debug-strings")
@@ -68,16 +68,20 @@ class CompileError(Exception):
 _CACHE: dict[tuple[str, str], dict[str, TypeFacts]] = {}
 
 
-def compile_facts(source: str, abi: Abi, count: int) -> dict[str, TypeFacts]:
-    """GCC's facts about ``T0..T<count-1>`` in ``source`` for ``abi`` (memoized)."""
-    key = (source, abi.name)
+def compile_facts(source: str, abi: Abi, names: Sequence[str],
+                  flags: Sequence[str] = ()) -> dict[str, TypeFacts]:
+    """GCC's facts about the structs/unions ``names`` in ``source`` for ``abi`` (memoized).
+
+    ``source`` defines a global ``v<i>`` of type ``names[i]`` and ``dd_sizes[]`` with
+    ``sizeof`` and ``_Alignof`` of each, in that order."""
+    key = (source + "\0" + " ".join(flags) + "\0" + " ".join(names), abi.name)
     if key in _CACHE:
         return _CACHE[key]
     with tempfile.TemporaryDirectory(prefix="dyndiet-gcc-") as tmp:
         src = Path(tmp) / "batch.c"
         obj = Path(tmp) / "batch.o"
         src.write_text(source)
-        proc = subprocess.run([compiler_for(abi), *CFLAGS, str(src), "-o", str(obj)],
+        proc = subprocess.run([compiler_for(abi), *CFLAGS, *flags, str(src), "-o", str(obj)],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             lines = source.split("\n")
@@ -88,14 +92,14 @@ def compile_facts(source: str, abi: Abi, count: int) -> dict[str, TypeFacts]:
             raise CompileError(f"{compiler_for(abi)} rejected the batch:\n" + "\n".join(
                 quoted[:10] or [proc.stderr[-3000:]]))
         blob = obj.read_bytes()
-    facts = _read_object(blob, count)
+    facts = _read_object(blob, names)
     if len(_CACHE) > 4096:
         _CACHE.clear()
     _CACHE[key] = facts
     return facts
 
 
-def _read_object(blob: bytes, count: int) -> dict[str, TypeFacts]:
+def _read_object(blob: bytes, names: Sequence[str]) -> dict[str, TypeFacts]:
     elf = ELFFile(io.BytesIO(blob))
     endian = "little" if elf.little_endian else "big"
     symtab = elf.get_section_by_name(".symtab")
@@ -115,17 +119,17 @@ def _read_object(blob: bytes, count: int) -> dict[str, TypeFacts]:
     # DWARF needs no relocation (pyelftools cannot apply every target's relocations)
     dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
     types: dict[str, object] = {}
+    wanted = set(names)
     for cu in dwarf.iter_CUs():
         top = cu.get_top_DIE()
         for die in top.iter_children():
             if die.tag in ("DW_TAG_structure_type", "DW_TAG_union_type") and \
                     "DW_AT_name" in die.attributes:
                 name = die.attributes["DW_AT_name"].value.decode()
-                if name.startswith("T") and name[1:].isdigit():
+                if name in wanted and "DW_AT_declaration" not in die.attributes:
                     types[name] = die
     out: dict[str, TypeFacts] = {}
-    for i in range(count):
-        name = f"T{i}"
+    for i, name in enumerate(names):
         die = types.get(name)
         members = _members(die, 0) if die is not None else ()
         out[name] = TypeFacts(name, sizes[2 * i], sizes[2 * i + 1], members,
@@ -248,3 +252,52 @@ def differences(types: Mapping[str, RecordType], values: Mapping[str, tuple[tupl
                 out.append(f"{abi.name} {name}: engine decodes GCC's bytes as {bad} "
                            "(decoded, initialized)")
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The differential property, one batch at a time
+
+
+def batch_differences(batch: tuple[GenType, ...], abi: Abi, engine: Engine,
+                      check_reader: bool = True) -> list[str]:
+    """Differences between GCC and ``engine`` on a generated batch, for ``abi``.
+
+    With ``check_reader`` the rendered C also goes through the C-snippet reader, which must
+    give back exactly the generated types."""
+    from model.creader import PRELUDE, parse_c
+
+    out: list[str] = []
+    types: dict[str, RecordType] = {}
+    parsed = parse_c(render_definitions(batch), "batch.h", {}) if check_reader else {}
+    for i, g in enumerate(batch):
+        got = parsed.get(f"T{i}")
+        if check_reader and got != g.type:
+            out.append(f"reader: T{i} read back as {got!r}, generated {g.type!r}")
+        types[f"T{i}"] = g.type
+    src = render_batch(batch, PRELUDE)
+    facts = compile_facts(src, abi, list(types))
+    values = {f"T{i}": g.values for i, g in enumerate(batch)}
+    out.extend(differences(types, values, facts, abi, engine))
+    return out
+
+
+#: Kernel macros the built-in headers use, for GCC (the reader knows them already).
+KERNEL_MACROS = """\
+#define __aligned(x) __attribute__((aligned(x)))
+#define __packed __attribute__((packed))
+"""
+
+
+def header_source(header: str, names: Sequence[tuple[str, str]],
+                  values: Mapping[str, Mapping[str, int]]) -> str:
+    """A translation unit including built-in ``header`` that defines ``v<i>`` of each
+    ``(kind, name)`` in ``names``, initialized with ``values[name]``, and ``dd_sizes[]``."""
+    from model.creader import PRELUDE
+
+    out = [PRELUDE, KERNEL_MACROS, f'#include "{header}"']
+    for i, (kind, name) in enumerate(names):
+        init = ", ".join(f".{p} = {v}" for p, v in values.get(name, {}).items())
+        out.append(f"{kind} {name} v{i} = {{ {init} }};")
+    sizes = ", ".join(f"sizeof({k} {n}), _Alignof({k} {n})" for k, n in names)
+    out.append(f"unsigned long long dd_sizes[] = {{ {sizes} }};")
+    return "\n".join(out) + "\n"

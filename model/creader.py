@@ -175,6 +175,7 @@ class _Preprocessor:
         out: list[str] = []
         # stack of (this branch active, some branch already taken, parent active)
         stack: list[tuple[bool, bool, bool]] = []
+        opened: list[int] = []  # line of each open #if
         active = True
         for lineno, line in enumerate(lines, 1):
             s = line.strip()
@@ -193,10 +194,12 @@ class _Preprocessor:
                     raise InputError(f"#{word} without a name", path=self.path, line=lineno)
                 cond = (name in self.macros) == (word == "ifdef")
                 stack.append((active and cond, cond, active))
+                opened.append(lineno)
                 active = active and cond
             elif word == "if":
                 cond = self.condition(rest, lineno) if active else False
                 stack.append((active and cond, cond, active))
+                opened.append(lineno)
                 active = active and cond
             elif word == "elif":
                 if not stack:
@@ -215,6 +218,7 @@ class _Preprocessor:
                 if not stack:
                     raise InputError("#endif without #if", path=self.path, line=lineno)
                 _cur, _taken, parent = stack.pop()
+                opened.pop()
                 active = parent
             elif not active:
                 continue
@@ -228,7 +232,8 @@ class _Preprocessor:
                 raise InputError(f"#error {rest}", path=self.path, line=lineno)
             # #pragma, #line, #warning and the rest: ignored
         if stack:
-            raise InputError("unterminated #if", path=self.path, line=len(lines))
+            raise InputError("unterminated #if/#ifdef (no #endif)", path=self.path,
+                             line=opened[-1])
         return "\n".join(out)
 
     def define(self, rest: str, lineno: int) -> None:
@@ -598,6 +603,8 @@ class _Converter:
     typedefs: dict[str, CType] = attrs.field(factory=dict)
     enum_consts: dict[str, int] = attrs.field(factory=dict)
     order: list[str] = attrs.field(factory=list)
+    #: typedef names and tags the prelude defines
+    prelude: set[str] = attrs.field(factory=set)
 
     def line(self, node: c_ast.Node | None) -> int | None:
         coord = getattr(node, "coord", None)
@@ -773,9 +780,38 @@ class _Converter:
             aligned = v if aligned is None else max(aligned, v)
         bits = self.const(d.bitsize) if d.bitsize is not None else None
         name = d.name or ""
+        node = d if d.coord is not None else d.bitsize
         if bits is None and not name and not isinstance(t, RecordType):
-            raise self.err("declaration does not declare anything", d)
-        return [Field(name, t, bits, packed=bool(a and a.packed), aligned=aligned)]
+            raise self.err("declaration does not declare anything", node)
+        if bits is not None:
+            self.check_width(name, t, bits, node)
+        return [Field(name, t, bits, packed=bool(a and a.packed), aligned=aligned,
+                      where=(self.path, self.line(node)))]
+
+    def check_width(self, name: str, t: CType, bits: int, node: c_ast.Node) -> None:
+        """Bitfield checks that hold on every ABI (``long`` is 32 or 64 bits: the layout
+        engine checks that one per ABI)."""
+        inner = t
+        while isinstance(inner, TypedefType):
+            inner = inner.base
+        label = repr(name) if name else "<unnamed>"
+        if isinstance(inner, ScalarType) and inner.kind in ("float", "double", "long double",
+                                                            "pointer"):
+            raise self.err(f"bitfield {label} has non-integer type {t.spelling!r}", node)
+        if not isinstance(inner, ScalarType | EnumType):
+            raise self.err(f"bitfield {label} has non-integer type {t.spelling!r}", node)
+        if bits < 0:
+            raise self.err(f"bitfield {label} has negative width", node)
+        if bits == 0 and name:
+            raise self.err(f"zero width for bitfield {label}", node)
+        if isinstance(inner, EnumType):
+            limit = 8 * inner.size
+        else:
+            limit = {"_Bool": 1, "char": 8, "signed char": 8, "unsigned char": 8, "short": 16,
+                     "unsigned short": 16, "int": 32, "unsigned int": 32}.get(inner.kind, 64)
+        if bits > limit:
+            raise self.err(f"width of bitfield {label} ({bits}) exceeds its type "
+                           f"{t.spelling!r} ({limit} bits)", node)
 
     def enum(self, node: c_ast.Enum) -> CType:
         key = f"enum {node.name}" if node.name else None
@@ -809,6 +845,15 @@ class _Converter:
         return t
 
     def toplevel(self, ext: c_ast.Node) -> None:
+        coord = getattr(ext, "coord", None)
+        if coord is not None and coord.file != self.path:
+            self.prelude.add(getattr(ext, "name", None) or "")
+            inner = ext.type
+            while isinstance(inner, c_ast.TypeDecl | c_ast.PtrDecl):
+                inner = inner.type
+            if isinstance(inner, c_ast.Struct | c_ast.Union) and inner.name:
+                self.prelude.add(f"{'struct' if isinstance(inner, c_ast.Struct) else 'union'}"
+                                 f" {inner.name}")
         if isinstance(ext, c_ast.Typedef):
             t = self.convert(ext.type, list(ext.quals))
             a = self.decl_attrs(ext)
@@ -870,8 +915,7 @@ def _fits(lo: int, hi: int, bits: int) -> bool:
 # Entry point
 
 _PARSER: c_parser.CParser | None = None
-_PRELUDE_TYPEDEFS = tuple(re.findall(r"(\w+);", " ".join(
-    re.findall(r"typedef[^;]*;", PRELUDE))))
+_PRELUDE_TYPEDEFS = tuple(re.findall(r"(\w+);(?=\s*(?:typedef|struct|$))", PRELUDE))
 
 
 def _parser() -> c_parser.CParser:
@@ -954,14 +998,10 @@ def parse_c(text: str, path: str = "<snippet>", defines: Mapping[str, str] | Non
     for ext in tree.ext:
         conv.toplevel(ext)
     out: dict[str, CType] = {}
-    prelude_tags = {"struct list_head", "struct hlist_node", "struct hlist_head"}
     for key in conv.order:
-        if key in prelude_tags and not re.search(rf"\b{key.split()[0]}\s+{key.split()[1]}\s*"
-                                                 r"(\w+\s*)?\{", text):
-            continue
-        out.setdefault(key.split(" ", 1)[1], conv.tags[key])
+        if key not in conv.prelude:
+            out.setdefault(key.split(" ", 1)[1], conv.tags[key])
     for name, t in conv.typedefs.items():
-        if name in _PRELUDE_TYPEDEFS:
-            continue
-        out.setdefault(name, t)
+        if name not in conv.prelude:
+            out.setdefault(name, t)
     return out

@@ -106,6 +106,8 @@ class Field:
     bits: int | None = None
     packed: bool = False
     aligned: int | None = None
+    #: ``(file, line)`` of the declaration, for error messages (not part of the value)
+    where: tuple[str, int | None] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -298,7 +300,10 @@ def _find_path(members: tuple[Member, ...], path: str) -> Member | None:
         if m.name != head:
             continue
         if index is not None:
-            return None if rest else _element(m, index)
+            el = _element(m, index)
+            if el is None or not rest:
+                return el
+            return _find_path(el.members, rest)
         if not rest:
             return m
         return _find_path(m.members, rest)
@@ -307,7 +312,7 @@ def _find_path(members: tuple[Member, ...], path: str) -> Member | None:
 
 def _element(m: Member, index: int) -> Member | None:
     """Element ``index`` of array member ``m`` (as a Member named ``name[index]``)."""
-    if not m.type.endswith("]") or not m.members:
+    if m.kind != "array" or not m.members:
         return None
     first = m.members[0]
     count = m.size_bits // first.size_bits if first.size_bits else 0
@@ -401,9 +406,10 @@ def _check_bitfield(f: Field, abi: Abi, owner: RecordType) -> int:
     assert f.bits is not None
     info = integer_info(f.type, abi)
     where = owner.spelling
+    path, line = f.where if f.where is not None else (None, None)
     if info is None:
         raise InputError(f"bitfield {f.name or '<unnamed>'!r} in {where} has non-integer type "
-                         f"{f.type.spelling!r}")
+                         f"{f.type.spelling!r}", path=path, line=line)
     bits, _signed = info
     inner = f.type
     while isinstance(inner, TypedefType):
@@ -412,12 +418,15 @@ def _check_bitfield(f: Field, abi: Abi, owner: RecordType) -> int:
     if isinstance(inner, ScalarType) and inner.kind == "_Bool":
         limit = 1  # C11 6.7.2.1: a _Bool bitfield is at most 1 bit wide
     if f.bits < 0:
-        raise InputError(f"bitfield {f.name or '<unnamed>'!r} in {where} has negative width")
+        raise InputError(f"bitfield {f.name or '<unnamed>'!r} in {where} has negative width",
+                         path=path, line=line)
     if f.bits > limit:
         raise InputError(f"width of bitfield {f.name or '<unnamed>'!r} in {where} ({f.bits}) "
-                         f"exceeds its type {f.type.spelling!r} ({limit} bits)")
+                         f"exceeds its type {f.type.spelling!r} ({limit} bits on {abi.name})",
+                         path=path, line=line)
     if f.bits == 0 and f.name:
-        raise InputError(f"zero width for bitfield {f.name!r} in {where}")
+        raise InputError(f"zero width for bitfield {f.name!r} in {where}", path=path,
+                         line=line)
     return bits
 
 
@@ -601,5 +610,5 @@ def walk(members: tuple[Member, ...], prefix: str = "") -> Iterator[tuple[str, M
     for m in members:
         path = f"{prefix}.{m.name}" if prefix and m.name else (prefix or m.name)
         yield path, m
-        if not m.type.endswith("]"):
+        if m.kind != "array":
             yield from walk(m.members, path)

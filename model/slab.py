@@ -49,6 +49,8 @@ class KmemCache:
     _live: set[int] = attrs.field(factory=set)
     _freed: set[int] = attrs.field(factory=set)
     _slabs: list[PageFrame] = attrs.field(factory=list)
+    #: Slab page address -> its bytes (the region's buffer), for word access without a lookup.
+    _slab_data: dict[int, bytearray] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         space = self.ctx._space()
@@ -69,6 +71,9 @@ class KmemCache:
         if frame is None:
             return False
         self._slabs.append(frame)
+        region = self.ctx._space().region_at(frame.addr)
+        assert region is not None
+        self._slab_data[frame.addr] = region.data
         n = self.objs_per_slab()
         self._free.extend(frame.addr + i * self.stride for i in range(n - 1, -1, -1))
         return True
@@ -106,6 +111,10 @@ class KmemCache:
         nxt = self._free[-1] if self._free else 0
         space.write_word(addr, nxt)
         self._free.append(addr)
+
+    def slab_data(self, page_addr: int) -> bytearray | None:
+        """The bytes of the slab page at ``page_addr`` (None if it is not one of this cache's)."""
+        return self._slab_data.get(page_addr)
 
     def is_live(self, addr: int) -> bool:
         return addr in self._live

@@ -24,6 +24,7 @@ a freed or never-allocated handle.  docs/zsmalloc.md lists what is exact and wha
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Iterator
 
 import attrs
@@ -242,19 +243,20 @@ class ZsPool:
     obj_index_bits: int = 0
     obj_shift: int = 0
     word_mask: int = 0
+    _word: struct.Struct = attrs.field(factory=lambda: struct.Struct("<Q"))
     _pfn_to_page: dict[int, ZsPageDesc] = attrs.field(factory=dict)
     _pins: dict[int, int] = attrs.field(factory=dict)
     _readers: list[ReadRecord] = attrs.field(factory=list)
     _fail_next: int = 0
     _serial: int = 0
+    _moved: int = 0
 
     # ------------------------------------------------------------------ encoding helpers
     def _rd(self, data: bytearray, off: int) -> int:
-        return int.from_bytes(data[off:off + self.ws], self.endian)  # type: ignore[arg-type]
+        return int(self._word.unpack_from(data, off)[0])
 
     def _wr(self, data: bytearray, off: int, value: int) -> None:
-        data[off:off + self.ws] = (value & self.word_mask).to_bytes(
-            self.ws, self.endian)  # type: ignore[arg-type]
+        self._word.pack_into(data, off, value & self.word_mask)
 
     def location_to_obj(self, page: ZsPageDesc, obj_idx: int) -> int:
         """mm/zsmalloc.c:location_to_obj (v5.8 shifts by OBJ_TAG_BITS; current does not)."""
@@ -273,11 +275,20 @@ class ZsPool:
 
     def handle_to_obj(self, handle: int) -> int:
         """mm/zsmalloc.c:handle_to_obj: ``*(unsigned long *)handle``."""
-        return self.space.read_word(handle)
+        mask = self.page_size - 1
+        data = self.handle_cachep.slab_data(handle & ~mask)
+        if data is None:
+            return self.space.read_word(handle)
+        return int(self._word.unpack_from(data, handle & mask)[0])
 
     def record_obj(self, handle: int, obj: int) -> None:
         """mm/zsmalloc.c:record_obj: ``WRITE_ONCE(*(unsigned long *)handle, obj)``."""
-        self.space.write_word(handle, obj)
+        mask = self.page_size - 1
+        data = self.handle_cachep.slab_data(handle & ~mask)
+        if data is None:
+            self.space.write_word(handle, obj)
+        else:
+            self._word.pack_into(data, handle & mask, obj & self.word_mask)
 
     def is_err_value(self, value: int) -> bool:
         """include/linux/err.h:IS_ERR_VALUE."""
@@ -489,10 +500,10 @@ class ZsPool:
     # ------------------------------------------------------------------ pin tag (v5.8)
     def _trypin_tag(self, handle: int) -> bool:
         """mm/zsmalloc.c:trypin_tag: ``bit_spin_trylock(HANDLE_PIN_BIT, handle)``."""
-        word = self.space.read_word(handle)
+        word = self.handle_to_obj(handle)
         if word & 1:
             return False
-        self.space.write_word(handle, word | 1)
+        self.record_obj(handle, word | 1)
         self._pins[handle] = self.ctx.cpu
         return True
 
@@ -515,8 +526,7 @@ class ZsPool:
 
     def _unpin_tag(self, handle: int) -> None:
         """mm/zsmalloc.c:unpin_tag: ``bit_spin_unlock``."""
-        word = self.space.read_word(handle)
-        self.space.write_word(handle, word & ~1)
+        self.record_obj(handle, self.handle_to_obj(handle) & ~1)
         self._pins.pop(handle, None)
 
     def is_pinned(self, handle: int) -> bool:
@@ -894,6 +904,7 @@ class ZsPool:
             self.record_obj(handle, free_obj | (1 << HANDLE_PIN_BIT))
             self._unpin_tag(handle)
             self.obj_free(class_, used_obj)
+            self._moved += 1
         cc[0] = s_page
         cc[1] = obj_idx
         return ret
@@ -918,11 +929,20 @@ class ZsPool:
         return fullness
 
     def __zs_compact_v58(self, class_: SizeClass) -> None:
-        """mm/zsmalloc.c:__zs_compact, v5.8 (adds to ``pool->stats.pages_compacted``)."""
+        """mm/zsmalloc.c:__zs_compact, v5.8 (adds to ``pool->stats.pages_compacted``).
+
+        A source whose remaining objects are all pinned (mapped on another CPU) makes the
+        kernel cycle through ``cond_resched()`` until that CPU unmaps them; the sequential model
+        stops at the first such round instead (the state is the one the kernel has at each of
+        those ``cond_resched`` points)."""
         src: Zspage | None
+        stalled: set[int] = set()
         while (src := self.isolate_zspage(class_, True)) is not None:
             if not self.zs_can_compact(class_):
                 break
+            if src.serial in stalled:
+                break
+            moved = self._moved
             cc: list[object] = [src.pages[0], 0]
             dst: Zspage | None
             while (dst := self.isolate_zspage(class_, False)) is not None:
@@ -932,9 +952,15 @@ class ZsPool:
             if dst is None:
                 break
             self.putback_zspage(class_, dst)
+            serial = src.serial
             if self.putback_zspage(class_, src) == ZS_EMPTY:
                 self.free_zspage(class_, src)
                 self.pages_compacted += class_.pages_per_zspage
+                stalled.clear()
+            elif self._moved == moved:
+                stalled.add(serial)
+            else:
+                stalled.clear()
             src = None
             self.ctx.cond_resched()
         if src is not None:
@@ -1047,11 +1073,44 @@ class ZsPool:
         return ObjectLocation(class_.index, class_.size, class_.huge, zspage.serial, idx,
                               page.frame.addr, off, off + class_.size > self.page_size)
 
-    def object_extents(self, handle: int, length: int | None = None
-                       ) -> tuple[tuple[int, int], ...]:
+    def object_locations(self, handles: Iterator[int] | list[int] | frozenset[int]
+                         ) -> dict[int, ObjectLocation]:
+        """:meth:`object_location` of many live handles at once (one pass, for checkers)."""
+        out: dict[int, ObjectLocation] = {}
+        live = self.handle_cachep._live
+        mask = self.page_size - 1
+        slab = self.handle_cachep._slab_data
+        unpack = self._word.unpack_from
+        shift = self.obj_shift
+        ibits = self.obj_index_bits
+        imask = (1 << ibits) - 1
+        pfn_to_page = self._pfn_to_page
+        size_class = self.size_class
+        for h in handles:
+            if h not in live:
+                self._check_live(h, "object_location")
+            data = slab.get(h & ~mask)
+            obj = int(unpack(data, h & mask)[0]) if data is not None else self.space.read_word(h)
+            obj = (obj & ~1 if shift else obj) >> shift
+            page = pfn_to_page.get(obj >> ibits)
+            if page is None or page.zspage is None:
+                self.obj_to_location(obj << shift)  # raises the oops
+                raise AssertionError("unreachable")
+            idx = obj & imask
+            z = page.zspage
+            c = size_class[z.class_index]
+            off = (c.size * idx) & mask
+            out[h] = ObjectLocation(c.index, c.size, c.huge, z.serial, idx, page.frame.addr, off,
+                                    off + c.size > self.page_size)
+        return out
+
+    def object_extents(self, handle: int, length: int | None = None,
+                       loc: ObjectLocation | None = None) -> tuple[tuple[int, int], ...]:
         """The address ranges ``(start, end)`` of a live object's slot, or of its header plus
-        ``length`` payload bytes (which may run past the slot when the class is too small)."""
-        loc = self.object_location(handle)
+        ``length`` payload bytes (which may run past the slot when the class is too small).
+        ``loc`` is the handle's :meth:`object_location` if the caller has it."""
+        if loc is None:
+            loc = self.object_location(handle)
         page = self._pfn_to_page[(loc.page_addr - self.space.abi.page_offset) >> self.page_shift]
         n = loc.size if length is None else length + (0 if loc.huge else self.ws)
         first = min(n, self.page_size - loc.offset)
@@ -1067,9 +1126,10 @@ class ZsPool:
             out.append((page.frame.addr + self.page_size, page.frame.addr + self.page_size + rest))
         return tuple(out)
 
-    def read_payload(self, handle: int, n: int) -> bytes:
+    def read_payload(self, handle: int, n: int, loc: ObjectLocation | None = None) -> bytes:
         """The first ``n`` payload bytes of a live object, read from its pages (not mapped)."""
-        loc = self.object_location(handle)
+        if loc is None:
+            loc = self.object_location(handle)
         page = self._pfn_to_page[(loc.page_addr - self.space.abi.page_offset) >> self.page_shift]
         off = loc.offset + (0 if loc.huge else self.ws)
         if off >= self.page_size:
@@ -1088,11 +1148,13 @@ class ZsPool:
         class_ = self.size_class[zspage.class_index]
         if class_.huge:
             return (zspage.pages[0].handle,)
-        out: list[int] = []
-        for k in range(class_.objs_per_zspage):
-            o = k * class_.size
-            out.append(self._rd(zspage.pages[o >> self.page_shift].data, o & (self.page_size - 1)))
-        return tuple(out)
+        size = class_.size
+        unpack = self._word.unpack_from
+        shift = self.page_shift
+        mask = self.page_size - 1
+        pages = zspage.pages
+        return tuple(unpack(pages[o >> shift].data, o & mask)[0]
+                     for o in range(0, class_.objs_per_zspage * size, size))
 
     def zspage_freelist(self, zspage: Zspage) -> tuple[int, ...]:
         """The object indices on a zspage's freelist, walked through the link words in the page
@@ -1118,7 +1180,10 @@ class ZsPool:
     def zspages(self) -> Iterator[tuple[SizeClass, Zspage]]:
         """Every zspage on a fullness list, class by class (isolated ones are not listed)."""
         for class_ in self.classes:
-            for lst in class_.fullness_list:
+            fl = class_.fullness_list
+            if not any(fl):
+                continue
+            for lst in fl:
                 for zspage in reversed(lst):
                     yield class_, zspage
 
@@ -1179,6 +1244,8 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
                   ws=abi.long_size, endian=abi.endian, page_size=psize,
                   page_shift=table.page_shift, obj_index_bits=table.obj_index_bits,
                   obj_shift=table.obj_tag_bits_in_obj, word_mask=(1 << bits) - 1)
+    pool._word = struct.Struct(("<" if abi.endian == "little" else ">")
+                               + ("Q" if abi.long_size == 8 else "I"))
     if era == ERA_V58:
         pool._map_areas()
     return pool

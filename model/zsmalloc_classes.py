@@ -10,6 +10,8 @@ integer used percentage) or ``calculate_zspage_chain_size`` (current, at most
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 
 from model.errors import InputError
@@ -139,6 +141,7 @@ class ClassTable:
                 "classes": [c.as_json() for c in self.classes]}
 
 
+@functools.lru_cache(maxsize=64)
 def class_table(era: str = ERA_CURRENT, page_size: int = 4096,
                 chain_size: int = CHAIN_SIZE_DEFAULT, bits_per_long: int = 64,
                 physmem_bits: int = 52) -> ClassTable:

@@ -38,6 +38,7 @@ from model.memory import AddressSpace
 from model.zsmalloc import (
     ERA_CURRENT,
     ERA_V58,
+    ObjectLocation,
     SizeClass,
     ZsMapMode,
     Zspage,
@@ -50,6 +51,15 @@ from model.zsmalloc_classes import OBJ_ALLOCATED_TAG
 PATTERN = bytes((i * 37 + (i >> 8) * 11 + 5) & 0xFF for i in range(8192 + 256))
 
 GFPS = (GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT)
+#: The fragment rule stops adding objects past this many live ones (keeps each check cheap).
+MAX_LIVE = 40
+#: (gfp, where) of the malloc rule: process context, hardirq context, an injected failure.
+MALLOC_HOW: tuple[tuple[int, str], ...] = (
+    (GFP_KERNEL, "process"), (GFP_ATOMIC, "process"), (GFP_NOWAIT, "process"),
+    (GFP_ATOMIC, "hardirq"), (GFP_KERNEL, "fails"))
+#: (mode, write?) of the access rule.
+ACCESS_HOW: tuple[tuple[ZsMapMode, bool], ...] = tuple(
+    (m, w) for m in ZsMapMode for w in (False, True))
 GFP_NAMES = {GFP_KERNEL: "GFP_KERNEL", GFP_ATOMIC: "GFP_ATOMIC", GFP_NOWAIT: "GFP_NOWAIT"}
 
 PoolFactory = Callable[[str, AddressSpace, KernelContext, str], ZsPool]
@@ -66,17 +76,69 @@ def payload(seed: int, n: int) -> bytes:
 
 
 # --------------------------------------------------------------------------- invariants
-def inv_no_overlap(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+class Snapshot:
+    """What the invariants read from the pool, each piece computed once per check."""
+
+    def __init__(self, pool: ZsPool, oracle: dict[int, bytes]) -> None:
+        self.pool = pool
+        self.oracle = oracle
+        self._zspages: list[tuple[SizeClass, Zspage]] | None = None
+        self._heads: dict[int, tuple[int, ...]] = {}
+        self._free: dict[int, tuple[int, ...]] = {}
+        self._locs: dict[int, ObjectLocation] = {}
+
+    def zspages(self) -> list[tuple[SizeClass, Zspage]]:
+        if self._zspages is None:
+            self._zspages = list(self.pool.zspages())
+        return self._zspages
+
+    def heads(self, z: Zspage) -> tuple[int, ...]:
+        got = self._heads.get(z.serial)
+        if got is None:
+            got = self._heads[z.serial] = self.pool.zspage_heads(z)
+        return got
+
+    def freelist(self, z: Zspage) -> tuple[int, ...]:
+        got = self._free.get(z.serial)
+        if got is None:
+            got = self._free[z.serial] = self.pool.zspage_freelist(z)
+        return got
+
+    def location(self, h: int) -> ObjectLocation:
+        if not self._locs:
+            self._locs = self.pool.object_locations(list(self.oracle))
+        got = self._locs.get(h)
+        if got is None:
+            got = self._locs[h] = self.pool.object_location(h)
+        return got
+
+
+def inv_no_overlap(snap: Snapshot) -> str | None:
     """Live objects (their header and requested bytes) never share a byte with each other or
     with a free object's link word."""
+    pool = snap.pool
+    ws = pool.ws
+    slots: dict[tuple[int, int], int] = {}
+    overflowing = False
+    for h, data in snap.oracle.items():
+        loc = snap.location(h)
+        key = (loc.page_addr, loc.offset)
+        other = slots.get(key)
+        if other is not None:
+            return f"handle {other:#x} and handle {h:#x} overlap at {key[0] + key[1]:#x}"
+        slots[key] = h
+        if len(data) + (0 if loc.huge else ws) > loc.size:
+            overflowing = True
+    if not overflowing:
+        return None  # distinct slots, each object inside its own: nothing can overlap
     spans: list[tuple[int, int, int]] = []
-    for h, data in oracle.items():
-        for a, b in pool.object_extents(h, len(data)):
+    for h, data in snap.oracle.items():
+        for a, b in pool.object_extents(h, len(data), snap.location(h)):
             spans.append((a, b, h))
-    for class_, z in pool.zspages():
+    for class_, z in snap.zspages():
         if class_.huge:
             continue
-        for k in pool.zspage_freelist(z):
+        for k in snap.freelist(z):
             if 0 <= k < class_.objs_per_zspage:
                 a = pool.zspage_object_addr(z, k)
                 spans.append((a, a + pool.ws, 0))
@@ -88,10 +150,10 @@ def inv_no_overlap(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
     return None
 
 
-def inv_contents(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+def inv_contents(snap: Snapshot) -> str | None:
     """Every live object holds the bytes the oracle expects."""
-    for h, data in oracle.items():
-        got = pool.read_payload(h, len(data))
+    for h, data in snap.oracle.items():
+        got = snap.pool.read_payload(h, len(data), snap.location(h))
         if got != data:
             diff = next(i for i in range(len(data)) if got[i] != data[i])
             return (f"handle {h:#x}: payload differs at byte {diff} of {len(data)} "
@@ -99,8 +161,10 @@ def inv_contents(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
     return None
 
 
-def inv_handles(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
-    """Live handles are the oracle's; each is non-zero, aligned and named by its header."""
+def inv_handles(snap: Snapshot) -> str | None:
+    """Live handles are the oracle's; each is non-zero, aligned, decodes to its own object and
+    is named by that object's header, and no other allocated object names it."""
+    pool, oracle = snap.pool, snap.oracle
     live = pool.live_handles()
     if live != frozenset(oracle):
         extra = sorted(live - frozenset(oracle))
@@ -108,8 +172,10 @@ def inv_handles(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
         return f"live handles differ from the oracle: extra {extra[:3]}, missing {missing[:3]}"
     ws = pool.ws
     named: dict[int, int] = {}
-    for class_, z in pool.zspages():
-        heads = pool.zspage_heads(z)
+    by_serial: dict[int, Zspage] = {}
+    for class_, z in snap.zspages():
+        by_serial[z.serial] = z
+        heads = snap.heads(z)
         for w in heads[:1] if class_.huge else heads:
             if w & OBJ_ALLOCATED_TAG:
                 named[w & ~OBJ_ALLOCATED_TAG] = named.get(w & ~OBJ_ALLOCATED_TAG, 0) + 1
@@ -120,73 +186,99 @@ def inv_handles(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
     for h in oracle:
         if h == 0 or h % ws:
             return f"handle {h:#x} is 0 or not {ws}-aligned"
-        loc = pool.object_location(h)
+        loc = snap.location(h)
         key = (loc.zspage, loc.obj_idx)
         if key in seen:
             return f"handle {h:#x} decodes to an object another handle also names"
         seen.add(key)
-        zspage = next(z for _c, z in pool.zspages() if z.serial == loc.zspage)
-        head = pool.zspage_heads(zspage)[0 if loc.huge else loc.obj_idx]
+        zspage = by_serial.get(loc.zspage)
+        if zspage is None:
+            return f"handle {h:#x} decodes to a zspage on no fullness list"
+        head = snap.heads(zspage)[0 if loc.huge else loc.obj_idx]
         if head != h | OBJ_ALLOCATED_TAG:
             return f"handle {h:#x}: its object's header is {head:#x}"
     return None
 
 
-def inv_accounting(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+def inv_accounting(snap: Snapshot) -> str | None:
     """Total pages, per-class object counts and fullness groups agree with the zspages."""
+    pool = snap.pool
     pages = 0
+    inuse = 0
     a = pool._obj_allocated_stat()
     for class_ in pool.classes:
-        zspages = [z for lst in class_.fullness_list for z in lst]
-        pages += len(zspages) * class_.pages_per_zspage
-        if class_.stats[a] != len(zspages) * class_.objs_per_zspage:
-            return (f"class {class_.index}: OBJ_ALLOCATED {class_.stats[a]} for "
-                    f"{len(zspages)} zspages of {class_.objs_per_zspage}")
-        used = sum(z.inuse for z in zspages)
-        if class_.stats[a + 1] != used:
-            return f"class {class_.index}: OBJ_USED {class_.stats[a + 1]}, zspages hold {used}"
-        for fg, lst in enumerate(class_.fullness_list):
-            if class_.stats[fg] != len(lst):
-                return (f"class {class_.index}: fullness stat {fg} is {class_.stats[fg]}, "
+        stats = class_.stats
+        fl = class_.fullness_list
+        if not any(stats) and not any(fl):
+            continue
+        n = 0
+        used = 0
+        for fg, lst in enumerate(fl):
+            if stats[fg] != len(lst):
+                return (f"class {class_.index}: fullness stat {fg} is {stats[fg]}, "
                         f"list has {len(lst)}")
             for z in lst:
+                n += 1
+                used += z.inuse
                 if pool.get_fullness_group(class_, z) != fg or z.fullness != fg:
                     return (f"class {class_.index}: zspage {z.serial} (inuse {z.inuse}) sits in "
                             f"group {fg}")
+        pages += n * class_.pages_per_zspage
+        inuse += used
+        if stats[a] != n * class_.objs_per_zspage:
+            return (f"class {class_.index}: OBJ_ALLOCATED {stats[a]} for {n} zspages of "
+                    f"{class_.objs_per_zspage}")
+        if stats[a + 1] != used:
+            return f"class {class_.index}: OBJ_USED {stats[a + 1]}, zspages hold {used}"
     if pool.zs_get_total_pages() != pages:
         return f"zs_get_total_pages() {pool.zs_get_total_pages()} but zspages hold {pages}"
-    if sum(z.inuse for _c, z in pool.zspages()) != len(oracle):
+    if inuse != len(snap.oracle):
         return "objects in use differ from the number of live handles"
     return None
 
 
-def inv_freelists(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+def inv_freelists(snap: Snapshot) -> str | None:
     """Each zspage's free objects are on its freelist exactly once; allocated ones never."""
-    for class_, z in pool.zspages():
+    for class_, z in snap.zspages():
         objs = class_.objs_per_zspage
-        free = pool.zspage_freelist(z)
-        if len(set(free)) != len(free) or any(not 0 <= i < objs for i in free):
+        free = snap.freelist(z)
+        sfree = set(free)
+        if len(sfree) != len(free) or any(not 0 <= i < objs for i in free):
             return f"class {class_.index} zspage {z.serial}: freelist {free[:8]} repeats or strays"
-        heads = pool.zspage_heads(z)
-        allocated = {i for i, w in enumerate(heads) if w & OBJ_ALLOCATED_TAG}
+        heads = snap.heads(z)
         if class_.huge:
-            allocated = {0} if heads[0] & OBJ_ALLOCATED_TAG else set()
-        expect_free = set(range(objs)) - allocated
-        if set(free) != expect_free:
-            lost = sorted(expect_free - set(free))
-            wrong = sorted(set(free) - expect_free)
+            expect_free = set() if heads[0] & OBJ_ALLOCATED_TAG else {0}
+        else:
+            expect_free = {i for i, w in enumerate(heads) if not w & OBJ_ALLOCATED_TAG}
+        if sfree != expect_free:
+            lost = sorted(expect_free - sfree)
+            wrong = sorted(sfree - expect_free)
             return (f"class {class_.index} zspage {z.serial}: free objects {lost[:4]} are on no "
                     f"freelist; allocated {wrong[:4]} are on it")
     return None
 
 
-INVARIANTS: dict[str, Callable[[ZsPool, dict[int, bytes]], str | None]] = {
+INVARIANTS: dict[str, Callable[[Snapshot], str | None]] = {
     "no_overlap": inv_no_overlap,
     "contents": inv_contents,
     "handles": inv_handles,
     "accounting": inv_accounting,
     "freelists": inv_freelists,
 }
+
+
+def check_pool(pool: ZsPool, oracle: dict[int, bytes],
+               checks: tuple[str, ...] = tuple(INVARIANTS)) -> str | None:
+    """The first invariant that fails, as ``"<name>: <problem>"``, or None."""
+    snap = Snapshot(pool, oracle)
+    for name in checks:
+        try:
+            problem = INVARIANTS[name](snap)
+        except KernelBug as exc:  # e.g. a handle that decodes to a freed page
+            problem = f"the model oopses while checking: {exc}"
+        if problem is not None:
+            return f"{name}: {problem}"
+    return None
 
 
 # --------------------------------------------------------------------------- the machine
@@ -213,8 +305,14 @@ class ZsPoolMachine(RuleBasedStateMachine):
         self.steps: list[str] = []
         type(self).last_steps = self.steps
         self.v58 = self.ERA == ERA_V58
+        self.seed = 0
 
     # -- helpers ---------------------------------------------------------------------------
+    def _next_seed(self) -> int:
+        """Payload seeds come from a counter (deterministic, nothing to draw)."""
+        self.seed = (self.seed + 97) & 0xFF
+        return self.seed
+
     def _pick(self, i: int) -> int:
         return self.order[i % len(self.order)]
 
@@ -241,10 +339,36 @@ class ZsPoolMachine(RuleBasedStateMachine):
     # -- rules -----------------------------------------------------------------------------
     @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([0, 3256, 3257, 3624, 3625,
                                                                   4088, 4089, 4097, 8192])),
-          gfp=st.sampled_from(GFPS), seed=st.integers(0, 255))
-    def malloc(self, size: int, gfp: int, seed: int) -> None:
-        self.steps.append(f"malloc({size}, {GFP_NAMES[gfp]})")
+          how=st.sampled_from(MALLOC_HOW))
+    def malloc(self, size: int, how: tuple[int, str]) -> None:
+        """zs_malloc in process context (then a write), in hardirq context (GFP_ATOMIC; a map
+        there must BUG in v5.8), or with an injected allocation failure."""
+        gfp, where = how
+        seed = self._next_seed()
+        self.steps.append(f"malloc({size}, {GFP_NAMES[gfp]}, {where})")
         pages = self.pool.zs_get_total_pages()
+        if where == "fails" and 0 < size <= 4096:
+            self.pool.inject_alloc_failure(1)
+            h = self.pool.zs_malloc(size, GFP_ATOMIC if self._holding() else gfp)
+            assert h == (0 if self.v58 else self.pool.err_value(12)), f"{h:#x}"
+            assert self.pool.zs_get_total_pages() == pages
+            return
+        if where == "hardirq" and 0 < size <= 4096:
+            self.ctx.enter_hardirq()
+            try:
+                h = self.pool.zs_malloc(size, GFP_ATOMIC)
+                if self.v58 and self.order:
+                    try:
+                        self.pool.zs_map_object(self.order[0], ZsMapMode.ZS_MM_RO)
+                    except BugOn:
+                        pass
+                    else:
+                        raise AssertionError("zs_map_object in hardirq did not BUG")
+            finally:
+                self.ctx.exit_hardirq()
+            assert not self._failed(h)
+            self.pool.zs_free(h)
+            return
         if self._holding() and self.v58 and gfp == GFP_KERNEL and 0 < size <= 4096:
             try:
                 self.pool.zs_malloc(size, gfp)
@@ -273,75 +397,28 @@ class ZsPoolMachine(RuleBasedStateMachine):
             return
         self._store(h, size, seed)
 
-    @precondition(lambda self: not self._holding() or not self.v58)
+    @precondition(lambda self: (not self._holding() or not self.v58)
+                  and len(self.order) < MAX_LIVE)
     @rule(size=st.sampled_from([24, 200, 1000, 2000, 3000, 3600, 4096]),
-          count=st.integers(1, 12), seed=st.integers(0, 255))
-    def burst(self, size: int, count: int, seed: int) -> None:
-        """Many objects of one class, so zspages fill, fragment and compact."""
-        self.steps.append(f"burst({size}, {count})")
-        for k in range(count):
-            h = self.pool.zs_malloc(size, GFP_KERNEL)
-            assert not self._failed(h), f"zs_malloc({size}) failed"
-            self._store(h, size, (seed + k) & 0xFF)
-
-    @precondition(lambda self: not self._holding() or not self.v58)
-    @rule(size=st.sampled_from([200, 1000, 2000, 3000]), count=st.integers(4, 16),
-          seed=st.integers(0, 255))
-    def fragment_and_compact(self, size: int, count: int, seed: int) -> None:
-        """Fill zspages of one class, free every other object of them, then compact."""
-        self.steps.append(f"fragment_and_compact({size}, {count})")
+          count=st.integers(1, 12), compact=st.booleans())
+    def fragment(self, size: int, count: int, compact: bool) -> None:
+        """Many objects of one class, then (if ``compact``) free every other one of them and
+        compact: zspages fill, fragment and compact."""
+        seed = self._next_seed()
+        self.steps.append(f"fragment({size}, {count}, compact={compact})")
         fresh: list[int] = []
         for k in range(count):
             h = self.pool.zs_malloc(size, GFP_KERNEL)
             assert not self._failed(h), f"zs_malloc({size}) failed"
             self._store(h, size, (seed + k) & 0xFF)
             fresh.append(h)
+        if not compact:
+            return
         for h in fresh[::2]:
             self.pool.zs_free(h)
             del self.oracle[h]
         self.order = [h for h in self.order if h in self.oracle]
         self.compact()
-
-    @precondition(lambda self: len(self.order) > 1)
-    @rule(start=st.integers(0, 1))
-    def free_every_other(self, start: int) -> None:
-        """Free every second live object (oldest first): fragmentation for compaction."""
-        self.steps.append(f"free_every_other({start})")
-        held = self._held_handles()
-        for h in self.order[start::2]:
-            if h in held:
-                continue
-            self.pool.zs_free(h)
-            del self.oracle[h]
-        self.order = [h for h in self.order if h in self.oracle]
-
-    @rule(size=st.integers(1, 4096), seed=st.integers(0, 255))
-    def malloc_in_hardirq(self, size: int, seed: int) -> None:
-        self.steps.append(f"malloc_in_hardirq({size})")
-        self.ctx.enter_hardirq()
-        try:
-            h = self.pool.zs_malloc(size, GFP_ATOMIC)
-            if self.v58 and self.order:
-                try:
-                    self.pool.zs_map_object(self.order[0], ZsMapMode.ZS_MM_RO)
-                except BugOn:
-                    pass
-                else:
-                    raise AssertionError("zs_map_object in hardirq did not BUG")
-        finally:
-            self.ctx.exit_hardirq()
-        assert not self._failed(h)
-        self.pool.zs_free(h)
-
-    @rule(size=st.integers(1, 4096))
-    def malloc_fails(self, size: int) -> None:
-        self.steps.append(f"malloc_fails({size})")
-        pages = self.pool.zs_get_total_pages()
-        self.pool.inject_alloc_failure(1)
-        gfp = GFP_ATOMIC if self._holding() else GFP_KERNEL
-        h = self.pool.zs_malloc(size, gfp)
-        assert h == (0 if self.v58 else self.pool.err_value(12)), f"{h:#x}"
-        assert self.pool.zs_get_total_pages() == pages
 
     @precondition(lambda self: bool(self.order))
     @rule(i=st.integers(0, 1 << 16))
@@ -359,9 +436,10 @@ class ZsPoolMachine(RuleBasedStateMachine):
         self.order.remove(h)
 
     @precondition(lambda self: bool(self.order) and not self._holding())
-    @rule(i=st.integers(0, 1 << 16), mode=st.sampled_from(list(ZsMapMode)),
-          write=st.booleans(), seed=st.integers(0, 255))
-    def access(self, i: int, mode: ZsMapMode, write: bool, seed: int) -> None:
+    @rule(i=st.integers(0, 1 << 16), how=st.sampled_from(ACCESS_HOW))
+    def access(self, i: int, how: tuple[ZsMapMode, bool]) -> None:
+        mode, write = how
+        seed = self._next_seed()
         h = self._pick(i)
         self.steps.append(f"access({mode.name}, write={write})")
         if h in self._held_handles():
@@ -390,9 +468,25 @@ class ZsPoolMachine(RuleBasedStateMachine):
             return  # writes through RO to a spanning object are lost
         self.oracle[h] = shown
 
-    @precondition(lambda self: bool(self.order) and not self._holding())
+    @precondition(lambda self: bool(self.order) or self._holding())
     @rule(i=st.integers(0, 1 << 16))
-    def hold(self, i: int) -> None:
+    def hold_or_release(self, i: int) -> None:
+        """Release this CPU's held mapping (v5.8; after checking that a nested map raises) or
+        read (current); else map/read-begin an object and hold it across steps."""
+        if self._holding():
+            self.steps.append("release")
+            h, addr = self.held.pop(self.ctx.cpu)
+            if self.v58:
+                try:
+                    self.pool.zs_map_object(self._pick(i), ZsMapMode.ZS_MM_RW)
+                except KernelBug:
+                    pass
+                else:
+                    raise AssertionError("a nested zs_map_object on one CPU did not raise")
+                self.pool.zs_unmap_object(h)
+            else:
+                self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
+            return
         h = self._pick(i)
         self.steps.append("hold")
         if h in self._held_handles():
@@ -411,31 +505,10 @@ class ZsPoolMachine(RuleBasedStateMachine):
         assert self.space.read(addr, n) == self.oracle[h]
         self.held[self.ctx.cpu] = (h, addr)
 
-    @precondition(lambda self: self._holding())
-    @rule(i=st.integers(0, 1 << 16))
-    def nested_map_raises(self, i: int) -> None:
-        self.steps.append("nested_map")
-        if not self.v58:
-            return
-        h = self._pick(i)
-        try:
-            self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RW)
-        except KernelBug:
-            return
-        raise AssertionError("a nested zs_map_object on one CPU did not raise")
-
-    @precondition(lambda self: self._holding())
     @rule()
-    def release(self) -> None:
-        self.steps.append("release")
-        h, addr = self.held.pop(self.ctx.cpu)
-        if self.v58:
-            self.pool.zs_unmap_object(h)
-        else:
-            self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
-
-    @rule(cpu=st.integers(0, 1))
-    def switch_cpu(self, cpu: int) -> None:
+    def switch_cpu(self) -> None:
+        """Let the task on the other CPU run."""
+        cpu = (self.ctx.cpu + 1) % self.ctx.nr_cpus
         self.steps.append(f"switch_cpu({cpu})")
         self.ctx.switch_cpu(cpu)
 
@@ -477,17 +550,17 @@ class ZsPoolMachine(RuleBasedStateMachine):
     # -- invariants ------------------------------------------------------------------------
     @invariant()
     def invariants_hold(self) -> None:
-        for name in self.CHECKS:
-            try:
-                problem = INVARIANTS[name](self.pool, self.oracle)
-            except KernelBug as exc:  # e.g. a handle that decodes to a freed page
-                problem = f"the model oopses while checking: {exc}"
-            assert problem is None, f"invariant {name}: {problem}"
+        problem = check_pool(self.pool, self.oracle, self.CHECKS)
+        assert problem is None, f"invariant {problem}"
 
     def teardown(self) -> None:
-        for cpu in list(self.held):
+        for cpu, (h, addr) in list(self.held.items()):
             self.ctx.switch_cpu(cpu)
-            self.release()
+            if self.v58:
+                self.pool.zs_unmap_object(h)
+            else:
+                self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
+        self.held.clear()
 
 
 def machine_for(era: str = ERA_V58, factory: PoolFactory | None = None,

@@ -1,4 +1,5 @@
-"""The zsmalloc state machine: quiet on the model, and each invariant catches its thinko."""
+"""The zsmalloc state machine: quiet on the model, and each invariant catches its thinko,
+shrunk to at most four steps (the shortest possible runs are one to four steps long)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from properties.zsmalloc_machine import INVARIANTS, MUTANTS, machine_for
 
 #: The CI budget of the clean runs (both eras).
-CLEAN = settings(max_examples=60, stateful_step_count=30, deadline=None,
+CLEAN = settings(max_examples=100, stateful_step_count=30, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -47,7 +48,7 @@ def test_invariant_catches_its_mutant_with_a_short_run(mutant: str) -> None:
         run_state_machine_as_test(machine, settings=meta_settings())
     assert f"invariant {invariant}:" in str(exc.value)
     steps = machine.last_steps
-    assert 1 <= len(steps) <= 3, steps
+    assert 1 <= len(steps) <= 4, steps
 
 
 @pytest.mark.parametrize("mutant", ["compaction_drops_handle_update"])

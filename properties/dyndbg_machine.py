@@ -424,7 +424,7 @@ class DyndbgMachine(TracedMachine):
                 d.put_site(dt, i)
         self._both(look, "callsite-metadata")
 
-    @precondition(lambda self: self.late)
+    @precondition(lambda self: self.late and hasattr(self.design_cls, "compact"))
     @rule()
     @traced
     def compact(self) -> None:
@@ -436,6 +436,7 @@ class DyndbgMachine(TracedMachine):
                 fn()
         self._both(run, "")
 
+    @precondition(lambda self: hasattr(self.design_cls, "inject_alloc_failure"))
     @rule()
     @traced
     def fail_alloc(self) -> None:

@@ -87,7 +87,7 @@ def test_pool_designs_sleep_with_the_mapping_held(design: str) -> None:
     """ddebug_change holds the site from get to put (Aug 2020 5/7, ``goto skipsite``); under
     CONFIG_JUMP_LABEL, static_branch_enable -> cpus_read_lock -> might_sleep runs inside."""
     steps = [boot(True), ("late_init", {}), ("control_write", {"text": "module foo +p"})]
-    with pytest.raises(SleepingInInvalidContext, match="percpu-rwsem.h:49"):
+    with pytest.raises(SleepingInInvalidContext, match=r"percpu-rwsem\.h:49"):
         machine(design, Check("kernel-rules", "no-sleep-while-mapped")).replay(steps)
     machine(design, Check("equivalence", "control-file")).replay(
         [*steps, ("control_read", {})])  # survived splat: the control file is still right

@@ -22,7 +22,7 @@ from __future__ import annotations
 import attrs
 
 from model.context import GFP_HIGHMEM_BIT, GFP_MOVABLE_BIT, KernelContext, PageFrame
-from model.errors import BadHandle, DoubleFree, KernelBug
+from model.errors import BadAccess, BadHandle, DoubleFree, KernelBug
 from model.memory import AddressSpace
 from model.slab import KmemCache
 
@@ -204,9 +204,16 @@ class Z3foldPool:
             raise BadHandle(f"{op}: {handle:#x} is not a live z3fold handle", f"mm/z3fold.c:{op}")
         pmask = ~(self.page_size - 1)
         if handle & (1 << PAGE_HEADLESS):
-            return self._pages[handle & pmask], HEADLESS
+            z = self._pages.get(handle & pmask)
+            if z is None or not z.headless:
+                raise BadAccess(f"BUG: {op}: odd handle {handle:#x} names no headless page",
+                                f"mm/z3fold.c:{op}")
+            return z, HEADLESS
         addr = self._word(handle)
-        z = self._pages[addr & pmask]
+        z = self._pages.get(addr & pmask)
+        if z is None:
+            raise BadAccess(f"BUG: unable to handle page fault: {op}: slot {handle:#x} holds "
+                            f"{addr:#x}, in no z3fold page", f"mm/z3fold.c:{op}")
         return z, (addr - z.first_num) & BUDDY_MASK
 
     def handle_to_chunks(self, handle: int) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import attrs
 
 from model.context import GFP_HIGHMEM_BIT, KernelContext, PageFrame
-from model.errors import BadHandle, DoubleFree, KernelBug
+from model.errors import BadAccess, BadHandle, DoubleFree, KernelBug
 from model.memory import AddressSpace
 
 NCHUNKS_ORDER = 6
@@ -117,7 +117,11 @@ class ZbudPool:
                 raise DoubleFree(f"{op}: zbud handle {handle:#x} was already freed",
                                  f"mm/zbud.c:{op}")
             raise BadHandle(f"{op}: {handle:#x} is not a live zbud handle", f"mm/zbud.c:{op}")
-        return self._pages[handle & ~(self.page_size - 1)]
+        zhdr = self._pages.get(handle & ~(self.page_size - 1))
+        if zhdr is None:
+            raise BadAccess(f"BUG: unable to handle page fault: zbud handle {handle:#x} lies in "
+                            "no zbud page", f"mm/zbud.c:{op}")
+        return zhdr
 
     def zbud_free(self, handle: int) -> None:
         """mm/zbud.c:zbud_free."""

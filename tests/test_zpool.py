@@ -55,7 +55,7 @@ def test_zbud_rejects_highmem() -> None:
 
 
 def test_zbud_handles_are_chunk_aligned_data_addresses() -> None:
-    space, z = make("zbud")
+    _space, z = make("zbud")
     b = z.backend
     assert isinstance(b, ZbudPool)
     first = z.zpool_malloc(100, GFP_KERNEL).handle
@@ -73,7 +73,7 @@ def test_zbud_handles_are_chunk_aligned_data_addresses() -> None:
 
 
 def test_z3fold_slots_and_odd_headless_handles() -> None:
-    space, z = make("z3fold")
+    _space, z = make("z3fold")
     b = z.backend
     assert isinstance(b, Z3foldPool)
     assert b.zhdr_size_aligned == 128 and b.headless_threshold() == 3904

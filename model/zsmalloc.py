@@ -34,6 +34,7 @@ from model.context import (
     GFP_HIGHMEM_BIT,
     GFP_KERNEL,
     GFP_MOVABLE_BIT,
+    SITE_SLAB_PRE_ALLOC,
     KernelContext,
     PageFrame,
 )
@@ -81,9 +82,10 @@ EAGAIN = 11
 EBUSY = 16
 MAX_ERRNO = 4095
 
-#: ``kernel BUG at`` sites (file:line of the v5.8 source; docs/zsmalloc.md says how they were
-#: pinned).
-BUG_MAP_IN_INTERRUPT = "mm/zsmalloc.c:1293"
+#: ``kernel BUG at`` site of ``BUG_ON(in_interrupt())`` in zs_map_object: line 1313 of the
+#: stored 5.9-rc blob c36fdff9a371 of mm/zsmalloc.c (v5.8.1's blob 952a01e45c6a could not be
+#: read; docs/zsmalloc.md).
+BUG_MAP_IN_INTERRUPT = "mm/zsmalloc.c:1313"
 
 
 class ZsMapMode(enum.IntEnum):
@@ -575,7 +577,7 @@ class ZsPool:
         hgfp = gfp & ~(GFP_HIGHMEM_BIT | GFP_MOVABLE_BIT)
         if self._fail_next > 0:
             if hgfp & GFP_DIRECT_RECLAIM_BIT:
-                self.ctx.might_sleep("mm/slab.h:567")
+                self.ctx.might_sleep(SITE_SLAB_PRE_ALLOC)
             self._fail_next -= 1
             return self._fail(ENOMEM)
         handle = self.handle_cachep.alloc(hgfp)
@@ -962,7 +964,7 @@ class ZsPool:
             else:
                 stalled.clear()
             src = None
-            self.ctx.cond_resched()
+            self.ctx.cond_resched("mm/zsmalloc.c:__zs_compact")
         if src is not None:
             self.putback_zspage(class_, src)
 
@@ -1228,7 +1230,7 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
     pbits = (52 if bits == 64 else 32) if physmem_bits is None else physmem_bits
     chain = CHAIN_SIZE_DEFAULT if chain_size is None else chain_size
     table = class_table(era, psize, chain, bits, pbits)
-    ctx.might_sleep("mm/slab.h:567")  # kzalloc(sizeof(*pool), GFP_KERNEL)
+    ctx.might_sleep(SITE_SLAB_PRE_ALLOC)  # kzalloc(sizeof(*pool), GFP_KERNEL)
     if ctx.should_fail_alloc():
         return None
     nfull = V58_NR_FULLNESS if era == ERA_V58 else CUR_NR_FULLNESS

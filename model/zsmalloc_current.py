@@ -104,7 +104,7 @@ def __zs_compact_current(pool: ZsPool, class_: SizeClass) -> int:
         if pool.get_fullness_group(class_, dst) == ZS_INUSE_RATIO_100:
             pool.putback_zspage(class_, dst)
             dst = None
-            pool.ctx.cond_resched()
+            pool.ctx.cond_resched("mm/zsmalloc.c:__zs_compact")
     if src is not None:
         pool.putback_zspage(class_, src)
     if dst is not None:

@@ -140,25 +140,29 @@ FORMATS = ("ok\n", "x", "probe %d\n", "read\tdone\n", 'say "hi"\n', "bar %d-%d\n
            "a long format string that is longer than 31 bytes: %s\n")
 
 
-def callsites(name: str) -> st.SearchStrategy[CallsiteSpec]:
-    return st.builds(CallsiteSpec, modname=st.just(name), function=st.sampled_from(FUNCS),
-                     filename=st.sampled_from((*FILES, f"{name}.c")),
-                     format=st.sampled_from(FORMATS), lineno=st.integers(1, 3000),
-                     flags=st.sampled_from((0, 0, 0, 1)))
+_CALLSITE_PARTS = st.tuples(st.sampled_from(FUNCS), st.sampled_from((*FILES, "%s.c")),
+                            st.sampled_from(FORMATS), st.integers(1, 3000),
+                            st.sampled_from((0, 0, 0, 1)))
+
+
+def _module(name: str, parts: list[tuple[str, str, str, int, int]], builtin: bool) -> ModuleSpec:
+    sites = tuple(CallsiteSpec(name, fn, file.replace("%s", name), fmt, line, flags=flags)
+                  for fn, file, fmt, line, flags in parts)
+    return ModuleSpec(name, sites, builtin=builtin)
 
 
 def module_specs(builtin: bool) -> st.SearchStrategy[ModuleSpec]:
     """A module: a short name (short ``KBUILD_MODNAME`` literals are odd half the time), 1-4
     callsites with short and long function names, files and formats."""
     names = BUILTIN_NAMES if builtin else MODULE_NAMES
-    return st.sampled_from(names).flatmap(
-        lambda n: st.lists(callsites(n), min_size=1, max_size=4).map(
-            lambda cs: ModuleSpec(n, tuple(cs), builtin=builtin)))
+    return st.builds(lambda n, ps: _module(n, ps, builtin), st.sampled_from(names),
+                     st.lists(_CALLSITE_PARTS, min_size=1, max_size=4))
 
 
 def builtin_tables() -> st.SearchStrategy[tuple[ModuleSpec, ...]]:
-    return st.lists(module_specs(True), min_size=1, max_size=3,
-                    unique_by=lambda m: m.name).map(tuple)
+    """1-3 builtin modules, one table each (a repeated name keeps its first draw)."""
+    return st.lists(module_specs(True), min_size=1, max_size=3).map(
+        lambda ms: tuple({m.name: m for m in reversed(ms)}.values())[::-1])
 
 
 _FLAGSPECS = ("+p", "-p", "=p", "=pmf", "+pmflt", "=_", "+m", "-pm", "+t", "+pf", "+pl")
@@ -169,27 +173,35 @@ _SEED = ("module foo +p", "func probe =pmf", "file x.c:10-20 -p", "module ab +p"
          "module m =pmflt", "+p", "file a.c:1-3000 +pmf")
 
 
+def _query_pool() -> tuple[str, ...]:
+    """Every query the machine writes, simplest first (shrinking moves toward the start): the
+    seed's typical ones, each match keyword with each flag spec, line and file ranges, format
+    matches, wildcards, malformed ones (each kernel error), several at once and comments."""
+    out: list[str] = list(_SEED)
+    mods = (*BUILTIN_NAMES, *MODULE_NAMES, "*", "k*")
+    for flags in _FLAGSPECS:
+        out.append(flags)
+        out.extend(f"module {m} {flags}" for m in mods)
+        out.extend(f"func {f} {flags}" for f in (*FUNCS, "*probe*"))
+        out.extend(f"file {f} {flags}" for f in (*FILES, "*.c"))
+        out.extend(f"format \"{t}\" {flags}" for t in ("probe", "done", "%d", "hi", "ok"))
+    for a, b in ((1, 100), (10, 20), (100, 3000), (2000, 3000), (1, 1)):
+        out.append(f"line {a}-{b} +p")
+        out.extend(f"file {f}:{a}-{b} =pmf" for f in FILES)
+        out.append(f"module foo line {a}-{b} -p")
+    out.extend(_MALFORMED)
+    out.extend(f"{a}; {b}" for a, b in zip(_SEED, reversed(out[:40]), strict=False))
+    out.extend(f"# enable\n{q}\n" for q in _SEED)
+    out.extend(f"{q}\n{r}" for q, r in zip(_MALFORMED, _SEED, strict=False))
+    return tuple(dict.fromkeys(out))
+
+
+QUERY_POOL: tuple[str, ...] = _query_pool()
+
+
 def queries() -> st.SearchStrategy[str]:
-    """Control queries: the seed's typical ones, generated ones, malformed ones, several at
-    once separated by ``;`` or newlines, with comments."""
-    words = st.sampled_from(BUILTIN_NAMES + MODULE_NAMES + ("*", "k*"))
-    term = st.one_of(
-        words.map(lambda m: f"module {m}"),
-        st.sampled_from((*FUNCS, "*probe*")).map(lambda f: f"func {f}"),
-        st.sampled_from((*FILES, "*.c")).map(lambda f: f"file {f}"),
-        st.builds(lambda f, a, b: f"file {f}:{a}-{b}", st.sampled_from(FILES),
-                  st.integers(1, 3000), st.integers(1, 3000)),
-        st.builds(lambda a, b: f"line {a}-{b}", st.integers(1, 3000), st.integers(1, 3000)),
-        st.sampled_from(("probe", "done", "%d", "hi", "ok")).map(lambda s: f"format \"{s}\""),
-    )
-    one = st.builds(lambda ts, f: " ".join([*ts, f]), st.lists(term, max_size=2),
-                    st.sampled_from(_FLAGSPECS))
-    return st.one_of(
-        st.sampled_from(_SEED), one, st.sampled_from(_MALFORMED),
-        st.lists(st.one_of(one, st.sampled_from(_SEED)), min_size=2, max_size=3).map(
-            lambda qs: "; ".join(qs)),
-        one.map(lambda q: f"# enable\n{q}\n"),
-    )
+    """Control queries drawn from :data:`QUERY_POOL` (one draw each: the machine stays fast)."""
+    return st.sampled_from(QUERY_POOL)
 
 
 @lru_cache(maxsize=8)

@@ -63,8 +63,8 @@ def boot_workload(cls: Any, target: Target, jump_label: bool = True) -> DyndbgKe
                                 jump_label)[0]
         k = DyndbgKernel.boot(cls, abi, target.era, jump_label, (), ctx=ctx, vmlinux=vmlinux)
         k.late_init()
-        for m in corpus.loadable:
-            img = corpus_images(attrs.evolve(corpus, modules=(m,)), space, target.era,
+        for cm in corpus.loadable:
+            img = corpus_images(attrs.evolve(corpus, modules=(cm,)), space, target.era,
                                 jump_label)[0]
             k.insmod_image(img)
         return k

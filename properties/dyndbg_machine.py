@@ -50,7 +50,7 @@ from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from model.abi import get_abi
 from model.context import KernelContext
-from model.corpus import Corpus, corpus_images, load_corpus
+from model.corpus import Corpus, load_corpus, module_image, vmlinux_image
 from model.designs.harness import CONTEXTS, DyndbgKernel
 from model.dyndbg import core
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
@@ -292,27 +292,20 @@ class DyndbgMachine(TracedMachine):
         """early_initcall: link vmlinux and run ``dynamic_debug_init`` on both kernels."""
         strict = self.check == Check("kernel-rules", "no-sleep-while-mapped")
         abi = get_abi(self.abi_name)
-        vmlinux = None
-        ctx = self._ctx(strict)
-        if self.corpus_path is not None:
-            corpus = _corpus(self.corpus_path)
-            space = ctx.space
-            assert space is not None
-            vmlinux = corpus_images(attrs.evolve(corpus, modules=corpus.builtin), space,
-                                    self.era, jump_label)[0]
+        corpus = _corpus(self.corpus_path) if self.corpus_path is not None else None
+        if corpus is not None:
             builtin = ()
         self.builtin_names = frozenset(m.name for m in builtin)
 
         def make(cls: Any, c: SurvivingContext) -> DyndbgKernel:
-            img = vmlinux
-            if img is not None and c is not ctx:
-                corpus = _corpus(self.corpus_path or "")
+            img = None
+            if corpus is not None:
                 assert c.space is not None
-                img = corpus_images(attrs.evolve(corpus, modules=corpus.builtin), c.space,
-                                    self.era, jump_label)[0]
+                img = vmlinux_image(corpus, c.space, self.era, jump_label)
             return DyndbgKernel.boot(cls, abi, self.era, jump_label, builtin, ctx=c,
                                      optimize_size=optimize_size, vmlinux=img)
 
+        ctx = self._ctx(strict)
         got = self._guard(lambda: make(self.design_cls, ctx))
         if got is _HALTED:
             return
@@ -355,13 +348,12 @@ class DyndbgMachine(TracedMachine):
         corpus = _corpus(self.corpus_path or "")
         if not corpus.loadable or self.kd is None:
             return
-        m = corpus.loadable[which % len(corpus.loadable)]
-        if m.spec.name in self.kd.modules:
+        if corpus.loadable[which % len(corpus.loadable)].spec.name in self.kd.modules:
             return
 
         def load(k: DyndbgKernel) -> int:
-            img = corpus_images(attrs.evolve(corpus, modules=(m,)), k.space, self.era,
-                                k.jump_label)[0]
+            img = module_image(corpus, which, k.space, self.era, k.jump_label)
+            assert img is not None
             return k.insmod_image(img, param, with_param=param is not None)
         self._both(load, "")
 

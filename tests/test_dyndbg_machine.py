@@ -138,3 +138,23 @@ def test_odd_tag_after_before_late_init_dereferences_the_missing_pool() -> None:
         machine("odd-tag-after", Check("equivalence", "query-results")).replay(steps)
     machine("odd-tag-before", Check("equivalence", "query-results")).replay(steps)
     machine("odd-tag-after", Check("equivalence", "query-results")).replay([boot(True), query])
+
+
+# --- real records: a vmlinux stand-in built by GCC --------------------------------------------
+
+@pytest.mark.gcc
+def test_odd_tag_after_falls_over_on_real_records(tmp_path_factory: pytest.TempPathFactory
+                                                   ) -> None:
+    """``--corpus``: the builtin tables are the records GCC and ld placed; their module-name
+    pointers are odd as often as in a real kernel, and the machine finds the misread there."""
+    from tests.dd_fixtures import build_vmlinux
+    from tests.helpers import require_tool
+
+    require_tool("gcc", "compiles the dyndbg fixtures")
+    exe = build_vmlinux("", tmp_path_factory.mktemp("dd-machine"))
+    corpus = Target(era="v6.1", abi="x86_64", corpus=str(exe))
+    bad = run("control-file", "odd-tag-after", SEARCH, corpus)
+    assert bad.status == "failed" and bad.counterexample is not None
+    assert bad.counterexample.step_count <= 3
+    good = run("control-file", "odd-tag-before", QUIET, corpus)
+    assert good.status == "passed", good.counterexample or good.error

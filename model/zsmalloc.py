@@ -1161,22 +1161,24 @@ class ZsPool:
     def zspage_freelist(self, zspage: Zspage) -> tuple[int, ...]:
         """The object indices on a zspage's freelist, walked through the link words in the page
         bytes from ``freeobj`` (stops after ``objs_per_zspage + 1`` links, so a cycle shows as
-        an over-long list)."""
+        an over-long list, and at the first index out of range, which it includes)."""
         class_ = self.size_class[zspage.class_index]
         objs = class_.objs_per_zspage
         free_count = objs - zspage.inuse
+        size = class_.size
+        shift = self.page_shift
+        mask = self.page_size - 1
+        pages = zspage.pages
+        unpack = self._word.unpack_from
         out: list[int] = []
         idx = zspage.freeobj
-        for _ in range(min(free_count, objs) + 1):
-            if len(out) == free_count and free_count >= 0:
-                break
-            if not 0 <= idx < objs:
-                out.append(idx)
-                break
+        limit = min(max(free_count, 0), objs) + 1
+        while len(out) < limit and len(out) != free_count:
             out.append(idx)
-            o = idx * class_.size
-            link = self._rd(zspage.pages[o >> self.page_shift].data, o & (self.page_size - 1))
-            idx = (link >> OBJ_TAG_BITS) & 0xFFFFFFFF
+            if not 0 <= idx < objs:
+                break
+            o = idx * size
+            idx = (unpack(pages[o >> shift].data, o & mask)[0] >> OBJ_TAG_BITS) & 0xFFFFFFFF
         return tuple(out)
 
     def zspages(self) -> Iterator[tuple[SizeClass, Zspage]]:

@@ -239,22 +239,23 @@ def inv_accounting(snap: Snapshot) -> str | None:
 
 def inv_freelists(snap: Snapshot) -> str | None:
     """Each zspage's free objects are on its freelist exactly once; allocated ones never."""
+    tag = OBJ_ALLOCATED_TAG
     for class_, z in snap.zspages():
         objs = class_.objs_per_zspage
         free = snap.freelist(z)
-        sfree = set(free)
-        if len(sfree) != len(free) or any(not 0 <= i < objs for i in free):
-            return f"class {class_.index} zspage {z.serial}: freelist {free[:8]} repeats or strays"
         heads = snap.heads(z)
         if class_.huge:
-            expect_free = set() if heads[0] & OBJ_ALLOCATED_TAG else {0}
+            nfree = 0 if heads[0] & tag else 1
+            ok_free = all(i == 0 and nfree for i in free)
         else:
-            expect_free = {i for i, w in enumerate(heads) if not w & OBJ_ALLOCATED_TAG}
-        if sfree != expect_free:
-            lost = sorted(expect_free - sfree)
-            wrong = sorted(sfree - expect_free)
-            return (f"class {class_.index} zspage {z.serial}: free objects {lost[:4]} are on no "
-                    f"freelist; allocated {wrong[:4]} are on it")
+            nfree = sum(1 for w in heads if not w & tag)
+            ok_free = all(0 <= i < objs and not heads[i] & tag for i in free)
+        if not ok_free or len(set(free)) != len(free):
+            return (f"class {class_.index} zspage {z.serial}: freelist {free[:8]} repeats, "
+                    "strays or holds an allocated object")
+        if len(free) != nfree:
+            return (f"class {class_.index} zspage {z.serial}: {nfree} free objects, "
+                    f"{len(free)} on the freelist (some are on no freelist)")
     return None
 
 

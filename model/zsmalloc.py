@@ -988,9 +988,11 @@ class ZsPool:
         zs_page_migrate + zs_page_putback in v5.8; the movable_operations in current).
 
         Returns 0 (MIGRATEPAGE_SUCCESS), ``-EAGAIN`` (v5.8: an object starting in the page is
-        pinned, i.e. mapped), ``-EBUSY`` (not isolatable: an empty zspage; current: the zspage
-        lock is held by a reader) or ``-ENOMEM`` (no new page).  Handles keep their values;
-        ``*handle`` of every object starting in the page is re-recorded.
+        pinned by something other than a mapping), ``-EBUSY`` (not isolatable: an empty zspage;
+        current: the zspage lock is held by a reader) or ``-ENOMEM`` (no new page).  Handles
+        keep their values; ``*handle`` of every object starting in the page is re-recorded.
+        v5.8: while an object of the zspage is mapped, ``migrate_write_lock`` would spin until
+        the unmap, which the sequential model cannot wait for: :class:`PinDeadlock`.
         """
         pfn = (page_addr - self.space.abi.page_offset) >> self.page_shift
         page = self._pfn_to_page.get(pfn)
@@ -1002,6 +1004,15 @@ class ZsPool:
             return -EBUSY
         if self.era == ERA_CURRENT and zspage.readers:
             return -EBUSY
+        if self.era == ERA_V58:
+            # migrate_write_lock(zspage): every mapping holds migrate_read_lock(zspage)
+            for cpu, h in self.mapped_handles():
+                if self._locate(h)[1] is zspage:
+                    raise PinDeadlock(
+                        f"zs_page_migrate on CPU#{self.ctx.cpu}: migrate_write_lock(zspage) "
+                        f"spins until CPU#{cpu} unmaps handle {h:#x} (zs_map_object holds "
+                        "migrate_read_lock); the sequential model cannot wait",
+                        "mm/zsmalloc.c:zs_page_migrate")
         # zs_page_isolate
         if not zspage.isolated:
             self.remove_zspage(class_, zspage, zspage.fullness)

@@ -399,9 +399,16 @@ def test_page_migration_moves_pages_not_handles(era: str) -> None:
     assert new.page_addr != old.page_addr and new.obj_idx == old.obj_idx
     assert all(pool.read_payload(k, len(v)) == v for k, v in kept.items())
     if era == ERA_V58:
+        ctx.switch_cpu(1)
         pool.zs_map_object(h, RO)
-        assert pool.zs_page_migrate(new.page_addr) == -11  # -EAGAIN: pinned
+        ctx.switch_cpu(0)
+        with pytest.raises(PinDeadlock, match="migrate_write_lock"):
+            pool.zs_page_migrate(new.page_addr)  # waits for CPU1's unmap
+        ctx.switch_cpu(1)
         pool.zs_unmap_object(h)
+        pool.space.write_word(h, pool.space.read_word(h) | 1)  # pinned, e.g. by zs_free
+        assert pool.zs_page_migrate(new.page_addr) == -11  # -EAGAIN
+        pool.space.write_word(h, pool.space.read_word(h) & ~1)
     else:
         buf = ctx.kmalloc(4096, GFP_KERNEL)
         a = pool.zs_obj_read_begin(h, 1500, buf)

@@ -153,19 +153,27 @@ def _type_bits(die: object) -> int:
     return 8 * int(attrs_["DW_AT_byte_size"].value)
 
 
-def _array_count(d: object) -> int:
-    n = 1
+def _dims(d: object) -> list[int]:
+    """Element counts of each dimension of an array DIE (0 for ``[]`` and ``[0]``)."""
+    out = []
     for sub in d.iter_children():  # type: ignore[attr-defined]
         if sub.tag != "DW_TAG_subrange_type":
             continue
         a = sub.attributes
         if "DW_AT_count" in a:
-            n *= int(a["DW_AT_count"].value)
+            out.append(int(a["DW_AT_count"].value))
         elif "DW_AT_upper_bound" in a:
             ub = a["DW_AT_upper_bound"].value
-            n *= int(ub) + 1 if isinstance(ub, int) else 0
+            out.append(int(ub) + 1 if isinstance(ub, int) else 0)
         else:
-            n *= 0
+            out.append(0)
+    return out
+
+
+def _array_count(d: object) -> int:
+    n = 1
+    for k in _dims(d):
+        n *= k
     return n
 
 
@@ -198,11 +206,26 @@ def _children(mtype: object, offset_bits: int, name: str) -> tuple[DwMember, ...
     t = _strip(mtype)
     if t.tag in ("DW_TAG_structure_type", "DW_TAG_union_type"):  # type: ignore[attr-defined]
         return _members(t, offset_bits)
-    if t.tag == "DW_TAG_array_type" and _array_count(t) > 0:  # type: ignore[attr-defined]
+    if t.tag == "DW_TAG_array_type":  # type: ignore[attr-defined]
         elem = t.get_DIE_from_attribute("DW_AT_type")  # type: ignore[attr-defined]
-        return (DwMember(f"{name}[0]", offset_bits, _type_bits(elem), False,
-                         _children(elem, offset_bits, f"{name}[0]")),)
+        return _array_children(_dims(t), elem, offset_bits, name)
     return ()
+
+
+def _array_children(dims: list[int], elem: object, offset_bits: int,
+                    name: str) -> tuple[DwMember, ...]:
+    """Element 0 of an array (a sub-array for multi-dimensional ones), as the engine shows it."""
+    if not dims or dims[0] == 0:
+        return ()
+    rest = dims[1:]
+    size = _type_bits(elem)
+    for k in rest:
+        size *= k
+    if rest:
+        return (DwMember(f"{name}[0]", offset_bits, size, False,
+                         _array_children(rest, elem, offset_bits, f"{name}[0]")),)
+    return (DwMember(f"{name}[0]", offset_bits, size, False,
+                     _children(elem, offset_bits, f"{name}[0]")),)
 
 
 # --------------------------------------------------------------------------------------------

@@ -143,6 +143,9 @@ def _field(draw: st.DrawFn, names: _Names, depth: int, in_union: bool) -> Field:
             if draw(st.booleans()) and depth < 3:
                 elem = draw(_record(names, depth + 1, None))
             count = draw(st.integers(0, 3))
+            if draw(st.integers(0, 4)) == 4:  # a two-dimensional array
+                inner_count = draw(st.integers(1, 3))
+                elem = ArrayType(elem, inner_count, _array_spelling(elem, inner_count))
             t = ArrayType(elem, count, _array_spelling(elem, count))
         # rare options fire on the largest draw, so that shrinking switches them off
         packed = draw(st.integers(0, 9)) == 9
@@ -159,9 +162,14 @@ def _field(draw: st.DrawFn, names: _Names, depth: int, in_union: bool) -> Field:
         width = draw(st.integers(0, bits))
         named = width > 0 and draw(st.integers(0, 3)) < 3
         packed = draw(st.integers(0, 5)) == 5
-        return Field(name if named else "", t, width, packed, None)
+        aligned = draw(st.sampled_from([1, 2, 4, 8])) if named and \
+            draw(st.integers(0, 9)) == 9 else None
+        return Field(name if named else "", t, width, packed, aligned)
     if choice == "record":
-        return Field(name, draw(_record(names, depth + 1, None)))
+        packed = draw(st.integers(0, 9)) == 9
+        aligned = draw(st.sampled_from([1, 2, 4, 8, 16])) if draw(st.integers(0, 9)) == 9 \
+            else None
+        return Field(name, draw(_record(names, depth + 1, None)), None, packed, aligned)
     # anonymous struct/union member
     return Field("", draw(_record(names, depth + 1, None, anonymous=True)))
 

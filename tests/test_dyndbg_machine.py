@@ -158,3 +158,15 @@ def test_odd_tag_after_falls_over_on_real_records(tmp_path_factory: pytest.TempP
     assert bad.counterexample.step_count <= 3
     good = run("control-file", "odd-tag-before", QUIET, corpus)
     assert good.status == "passed", good.counterexample or good.error
+
+
+def test_v5_8_flips_keys_without_the_site_when_the_query_names_no_field() -> None:
+    """v5.8 ddebug_change reads no callsite field for ``module foo +p`` (no get_site), so the
+    key flips with nothing mapped; ``func probe +p`` reads the function under the mapping."""
+    v58 = Target(era="v5.8")
+    strict = Check("kernel-rules", "no-sleep-while-mapped")
+    machine("zpool-copy", strict, v58).replay(
+        [boot(True), ("late_init", {}), ("control_write", {"text": "module foo +p"})])
+    with pytest.raises(SleepingInInvalidContext):
+        machine("zpool-copy", strict, v58).replay(
+            [boot(True), ("late_init", {}), ("control_write", {"text": "func probe +p"})])

@@ -8,7 +8,7 @@ C-snippet reader, laid out by the engine, and compiled once per ABI with
 ``<triplet>-gcc -c -gdwarf-5 -O0``; sizes, alignments, every member's offset and width (from
 DWARF), and the bytes of the initialized globals must all agree.
 
-Budget (CI): 20 batches of 25-40 types per ABI, i.e. >= 500 types per target.  The meta-tests
+Budget (CI): 16 batches of 32-40 types per ABI, i.e. >= 512 types per target.  The meta-tests
 show the property catching three engine thinkos and shrinking each to a one-type batch.
 """
 
@@ -44,8 +44,8 @@ from tests.helpers import require_tool
 
 pytestmark = pytest.mark.gcc
 
-#: Types per target in CI: 20 batches x 25..40 types (>= 500).
-BATCHES = 20
+#: Types per target in CI: 16 batches x 32..40 types (>= 512).
+BATCHES = 16
 DIFF_SETTINGS = settings(max_examples=BATCHES, deadline=None, database=None,
                          suppress_health_check=list(HealthCheck), print_blob=False,
                          phases=[Phase.explicit, Phase.generate, Phase.shrink])
@@ -68,7 +68,7 @@ def test_engine_agrees_with_gcc_on_random_types(abi_name: str) -> None:
     seen = {"types": 0}
 
     @DIFF_SETTINGS
-    @given(batch=batches(25, 40))
+    @given(batch=batches(32, 40))
     def prop(batch: tuple[GenType, ...]) -> None:
         seen["types"] += len(batch)
         diffs = batch_differences(batch, abi, layout_of)

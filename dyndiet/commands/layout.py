@@ -180,15 +180,20 @@ def _body(members: tuple[Member, ...], start_bits: int, kind: str, depth: int,
     pos = start_bits
     for m in members:
         if kind == "struct" and m.offset_bits > pos:
-            gap = m.offset_bits - pos
-            out.append(_hole_lines(gap, indent, "hole"))
-            if depth == 1:
-                if gap % 8 == 0 and pos % 8 == 0:
-                    stats["holes"] += 1
-                    stats["sum_holes"] += gap // 8
-                else:
+            # a gap that starts inside a byte: bits up to the byte boundary, then bytes
+            bits = min(-pos % 8, m.offset_bits - pos)
+            whole = (m.offset_bits - pos - bits) // 8 * 8
+            tail = m.offset_bits - pos - bits - whole
+            for gap, is_bits in ((bits, True), (whole, False), (tail, True)):
+                if not gap:
+                    continue
+                out.append(_hole_lines(gap, indent, "hole"))
+                if depth == 1 and is_bits:
                     stats["bit_holes"] += 1
                     stats["sum_bit_holes"] += gap
+                elif depth == 1:
+                    stats["holes"] += 1
+                    stats["sum_holes"] += gap // 8
         if m.inline:
             inner = _body(m.members, m.offset_bits, m.kind, depth + 1, stats)
             line = f"{indent}}} {m.name};" if m.name else f"{indent}}};"
@@ -217,7 +222,8 @@ def pahole(lay: Layout) -> str:
     cachelines = (lay.size + CACHELINE - 1) // CACHELINE
     lines.append(f"\t/* size: {lay.size}, cachelines: {cachelines}, "
                  f"members: {stats['members']} */")
-    sums = f"\t/* sum members (bits): {stats['sum_members']}"
+    total, rem = divmod(stats["sum_members"], 8)
+    sums = f"\t/* sum members: {total}" + (f" bytes + {rem} bits" if rem else "")
     if stats["holes"]:
         sums += f", holes: {stats['holes']}, sum holes: {stats['sum_holes']}"
     if stats["bit_holes"]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import enum
 import struct
+import sys
 from collections.abc import Iterator
 
 import attrs
@@ -246,6 +247,8 @@ class ZsPool:
     obj_shift: int = 0
     word_mask: int = 0
     _word: struct.Struct = attrs.field(factory=lambda: struct.Struct("<Q"))
+    #: The target's words are this host's native words (byte order and size).
+    _native_words: bool = False
     _pfn_to_page: dict[int, ZsPageDesc] = attrs.field(factory=dict)
     _pins: dict[int, int] = attrs.field(factory=dict)
     _readers: list[ReadRecord] = attrs.field(factory=list)
@@ -1162,12 +1165,26 @@ class ZsPool:
         if class_.huge:
             return (zspage.pages[0].handle,)
         size = class_.size
+        pages = zspage.pages
+        objs = class_.objs_per_zspage
+        if self._native_words:
+            # object starts are word-aligned: slice each page as an array of native words
+            ws = self.ws
+            step = size // ws
+            out: list[int] = []
+            for page in pages:
+                first = page.first_obj_offset // ws
+                raw = memoryview(page.data)
+                words = raw.cast("Q") if ws == 8 else raw.cast("I")
+                out.extend(words[first::step])
+                if len(out) >= objs:
+                    break
+            return tuple(out[:objs])
         unpack = self._word.unpack_from
         shift = self.page_shift
         mask = self.page_size - 1
-        pages = zspage.pages
         return tuple(unpack(pages[o >> shift].data, o & mask)[0]
-                     for o in range(0, class_.objs_per_zspage * size, size))
+                     for o in range(0, objs * size, size))
 
     def zspage_freelist(self, zspage: Zspage) -> tuple[int, ...]:
         """The object indices on a zspage's freelist, walked through the link words in the page
@@ -1261,6 +1278,8 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
                   obj_shift=table.obj_tag_bits_in_obj, word_mask=(1 << bits) - 1)
     pool._word = struct.Struct(("<" if abi.endian == "little" else ">")
                                + ("Q" if abi.long_size == 8 else "I"))
+    pool._native_words = (abi.endian == sys.byteorder
+                          and struct.calcsize("Q" if abi.long_size == 8 else "I") == abi.long_size)
     if era == ERA_V58:
         pool._map_areas()
     return pool

@@ -99,9 +99,27 @@ class Snapshot:
         return got
 
     def freelist(self, z: Zspage) -> tuple[int, ...]:
+        """The zspage's freelist, walked through the link words (the first word of each free
+        object, which :meth:`heads` already holds): what ``pool.zspage_freelist`` returns."""
         got = self._free.get(z.serial)
         if got is None:
-            got = self._free[z.serial] = self.pool.zspage_freelist(z)
+            class_ = self.pool.size_class[z.class_index]
+            if class_.huge:
+                got = self.pool.zspage_freelist(z)
+            else:
+                heads = self.heads(z)
+                objs = class_.objs_per_zspage
+                free_count = objs - z.inuse
+                limit = min(max(free_count, 0), objs) + 1
+                out: list[int] = []
+                idx = z.freeobj
+                while len(out) < limit and len(out) != free_count:
+                    out.append(idx)
+                    if not 0 <= idx < objs:
+                        break
+                    idx = (heads[idx] >> 1) & 0xFFFFFFFF
+                got = tuple(out)
+            self._free[z.serial] = got
         return got
 
     def location(self, h: int) -> ObjectLocation:

@@ -65,16 +65,12 @@ class CompileError(Exception):
     """GCC rejected a generated translation unit (a generator bug, not an engine bug)."""
 
 
-_CACHE: dict[tuple[str, str], dict[str, TypeFacts]] = {}
+_CACHE: dict[tuple[str, str], bytes] = {}
 
 
-def compile_facts(source: str, abi: Abi, names: Sequence[str],
-                  flags: Sequence[str] = ()) -> dict[str, TypeFacts]:
-    """GCC's facts about the structs/unions ``names`` in ``source`` for ``abi`` (memoized).
-
-    ``source`` defines a global ``v<i>`` of type ``names[i]`` and ``dd_sizes[]`` with
-    ``sizeof`` and ``_Alignof`` of each, in that order."""
-    key = (source + "\0" + " ".join(flags) + "\0" + " ".join(names), abi.name)
+def compile_object(source: str, abi: Abi, flags: Sequence[str] = ()) -> bytes:
+    """The object file GCC makes of ``source`` for ``abi`` (memoized)."""
+    key = (source + "\0" + " ".join(flags), abi.name)
     if key in _CACHE:
         return _CACHE[key]
     with tempfile.TemporaryDirectory(prefix="dyndiet-gcc-") as tmp:
@@ -92,16 +88,35 @@ def compile_facts(source: str, abi: Abi, names: Sequence[str],
             raise CompileError(f"{compiler_for(abi)} rejected the batch:\n" + "\n".join(
                 quoted[:10] or [proc.stderr[-3000:]]))
         blob = obj.read_bytes()
-    facts = _read_object(blob, names)
     if len(_CACHE) > 4096:
         _CACHE.clear()
-    _CACHE[key] = facts
-    return facts
+    _CACHE[key] = blob
+    return blob
 
 
-def _read_object(blob: bytes, names: Sequence[str]) -> dict[str, TypeFacts]:
+def compile_facts(source: str, abi: Abi, names: Sequence[str],
+                  flags: Sequence[str] = ()) -> dict[str, TypeFacts]:
+    """GCC's facts about the structs/unions ``names`` in ``source`` for ``abi``.
+
+    ``source`` defines a global ``v<i>`` of type ``names[i]`` and ``dd_sizes[]`` with
+    ``sizeof`` and ``_Alignof`` of each, in that order."""
+    return _read_object(compile_object(source, abi, flags), names)
+
+
+def compile_table(source: str, abi: Abi) -> tuple[str, list[int]]:
+    """The ELF's byte order and the ``unsigned long long dd_sizes[]`` ``source`` defines."""
+    blob = compile_object(source, abi)
     elf = ELFFile(io.BytesIO(blob))
     endian = "little" if elf.little_endian else "big"
+    return endian, _sizes(elf, endian)
+
+
+def _sizes(elf: ELFFile, endian: str) -> list[int]:
+    raw = _symbols(elf)["dd_sizes"]
+    return [int.from_bytes(raw[i:i + 8], endian) for i in range(0, len(raw), 8)]  # type: ignore[arg-type]
+
+
+def _symbols(elf: ELFFile) -> dict[str, bytes]:
     symtab = elf.get_section_by_name(".symtab")
     symbols: dict[str, bytes] = {}
     for sym in symtab.iter_symbols():
@@ -113,8 +128,14 @@ def _read_object(blob: bytes, names: Sequence[str]) -> dict[str, TypeFacts]:
             else:
                 off = sym["st_value"]
                 symbols[sym.name] = sec.data()[off:off + size]
-    sizes_raw = symbols["dd_sizes"]
-    sizes = [int.from_bytes(sizes_raw[i:i + 8], endian) for i in range(0, len(sizes_raw), 8)]
+    return symbols
+
+
+def _read_object(blob: bytes, names: Sequence[str]) -> dict[str, TypeFacts]:
+    elf = ELFFile(io.BytesIO(blob))
+    endian = "little" if elf.little_endian else "big"
+    symbols = _symbols(elf)
+    sizes = _sizes(elf, endian)
     # names are inline (-fno-merge-debug-strings) and type references CU-relative, so the
     # DWARF needs no relocation (pyelftools cannot apply every target's relocations)
     dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)

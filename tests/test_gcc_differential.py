@@ -35,6 +35,7 @@ from model.layout import Layout, RecordType, layout_of
 from properties.gcc_oracle import (
     batch_differences,
     compile_facts,
+    compile_table,
     compiler_for,
     differences,
     header_source,
@@ -76,6 +77,35 @@ def test_engine_agrees_with_gcc_on_random_types(abi_name: str) -> None:
 
     prop()
     assert seen["types"] >= 500, f"only {seen['types']} random types were compared"
+
+
+# --------------------------------------------------------------------------------------------
+# The ABI table itself
+
+_SCALARS = ("_Bool", "char", "short", "int", "long", "long long", "float", "double",
+            "long double", "void *")
+
+
+def abi_table_source() -> str:
+    """sizeof and in-struct alignment of every scalar, plain char's signedness."""
+    cells = []
+    for t in _SCALARS:
+        cells.append(f"sizeof({t})")
+        cells.append(f"__builtin_offsetof(struct {{ char c; {t} x; }}, x)")
+    cells.append("(char)-1 < 0")
+    return f"unsigned long long dd_sizes[] = {{ {', '.join(cells)} }};\n"
+
+
+@pytest.mark.parametrize("abi_name", ABI_NAMES)
+def test_abi_table_matches_gcc(abi_name: str) -> None:
+    abi = ABIS[abi_name]
+    _require(abi)
+    endian, table = compile_table(abi_table_source(), abi)
+    got = {t: (table[2 * i], table[2 * i + 1]) for i, t in enumerate(_SCALARS)}
+    ours = {t: (abi.scalar("pointer" if t == "void *" else t).size,
+                abi.scalar("pointer" if t == "void *" else t).align) for t in _SCALARS}
+    assert got == ours
+    assert (endian, bool(table[-1])) == (abi.endian, abi.char_signed)
 
 
 # --------------------------------------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_size_to_class_index() -> None:
                                  dict(physmem_bits=12), dict(bits_per_long=32, physmem_bits=45)])
 def test_bad_configuration_is_input_error(bad: dict[str, object]) -> None:
     with pytest.raises(InputError):
-        class_table(**bad)  # type: ignore[arg-type]
+        class_table(**bad)
 
 
 def test_classes_command_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,6 +53,7 @@ def _record(header: str, jump_label: bool, name: str) -> RecordType:
         raise InputError(f"built-in header {header} defines no struct {name}") from None
 
 
+@lru_cache(maxsize=256)
 def ddebug_layout(abi: Abi, era: str = "v6.1", jump_label: bool = True) -> Layout:
     """``struct _ddebug`` of ``include/linux/dynamic_debug.h`` in ``era`` ("v5.8": no
     ``class_id``; "v6.1": ``class_id:6``, unchanged through v6.19), for ``abi``."""
@@ -61,6 +62,7 @@ def ddebug_layout(abi: Abi, era: str = "v6.1", jump_label: bool = True) -> Layou
     return layout_of(_record(_DDEBUG_HEADER[era], jump_label, "_ddebug"), abi)
 
 
+@lru_cache(maxsize=256)
 def ddebug_split_layouts(abi: Abi, jump_label: bool = True) -> tuple[Layout, Layout]:
     """The August-2020 split (Jim Cromie, "[PATCH 4/7] dyndbg: split struct _ddebug in 2,
     creating _ddebug_callsite", v5.8-based): ``(struct _ddebug, struct _ddebug_callsite)``;
@@ -70,6 +72,7 @@ def ddebug_split_layouts(abi: Abi, jump_label: bool = True) -> tuple[Layout, Lay
             layout_of(_record(_SPLIT_HEADER, jump_label, "_ddebug_callsite"), abi))
 
 
+@lru_cache(maxsize=256)
 def static_key_layout(abi: Abi, jump_label: bool = True) -> Layout:
     """``struct static_key`` of ``include/linux/jump_label.h`` (v5.8 = v6.19 here): ``atomic_t
     enabled`` and, with ``CONFIG_JUMP_LABEL``, the anonymous union ``type``/``entries``/``next``."""

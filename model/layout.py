@@ -46,7 +46,7 @@ RecordKind = Literal["struct", "union"]
 # C types
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ScalarType:
     """An arithmetic type or a pointer. ``kind`` is one of :data:`model.abi.SCALAR_KINDS`
     (``"pointer"`` for every pointer); ``spelling`` is how the source wrote it (``u32``,
@@ -59,7 +59,7 @@ class ScalarType:
         return self.kind not in ("float", "double", "long double", "pointer")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class EnumType:
     """An enumeration; ``size`` is GCC's choice for its values (4, or 8 when they need it, or
     the smallest that fits for ``__attribute__((packed))``)."""
@@ -71,7 +71,7 @@ class EnumType:
     values: tuple[tuple[str, int], ...] = ()
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ArrayType:
     """``elem[count]``; ``count`` None is a flexible array member (``elem[]``)."""
 
@@ -80,7 +80,7 @@ class ArrayType:
     spelling: str
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class TypedefType:
     """A typedef name for a struct/union/array (scalar typedefs are :class:`ScalarType` with
     the typedef's spelling), or any typedef carrying ``__attribute__((aligned(N)))``: its
@@ -96,7 +96,7 @@ class TypedefType:
         return self.name
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Field:
     """One member declaration: ``bits`` is the bitfield width (None: not a bitfield);
     ``packed``/``aligned`` are the member's own attributes."""
@@ -110,7 +110,7 @@ class Field:
     where: tuple[str, int | None] | None = attrs.field(default=None, eq=False, repr=False)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class RecordType:
     """A struct or union definition; ``name`` None for an anonymous one."""
 

@@ -8,9 +8,9 @@ of files next to the snippet or of the built-in headers), then hands the text to
 
 GNU attributes, which pycparser does not know, are lifted out first and re-attached by position:
 ``__attribute__((aligned(N)))``, ``__attribute__((packed))`` and the kernel spellings
-``__aligned(N)`` and ``__packed`` on a struct/union/enum (after the keyword, after the tag, or
-after the closing brace), on a member (anywhere in its declarator, applying to the declarator it
-follows), and on a typedef.  Other attributes (``section``, ``used``, ...) are ignored, as are
+``__aligned(N)`` and ``__packed`` on a struct/union/enum (after the keyword or after the
+closing brace), on a member (before its type or after its declarator; it applies to the
+declarators of that declaration up to the next comma), and on a typedef.  Other attributes (``section``, ``used``, ...) are ignored, as are
 the sparse annotations ``__user``, ``__rcu``, ``__iomem``, ``__percpu``.
 
 Kernel types that headers use without defining come from a prelude: ``u8``..``u64``,
@@ -460,7 +460,7 @@ class _Lifted:
     #: type attributes by (line, col) of the record/enum keyword and of the token after it
     type_attrs: dict[tuple[int, int], _Attrs]
     #: declaration attributes: (start, end) position ranges with their attributes
-    decl_attrs: tuple[tuple[int, int, _Attrs], ...]
+    decl_attrs: tuple[tuple[int, int, _Attrs, tuple[tuple[int, int], ...]], ...]
     line_starts: tuple[int, ...]
 
 
@@ -515,7 +515,7 @@ def _lift_attributes(text: str, path: str) -> _Lifted:
     import bisect
 
     type_attrs: dict[tuple[int, int], _Attrs] = {}
-    decl_attrs: list[tuple[int, int, _Attrs]] = []
+    decl_attrs: list[tuple[int, int, _Attrs, tuple[tuple[int, int], ...]]] = []
     for start, end, a in found:
         if not a.packed and a.aligned is None:
             continue
@@ -558,17 +558,25 @@ def _lift_attributes(text: str, path: str) -> _Lifted:
         lo = toks[k][0] + 1 if k >= 0 else 0
         depth = 0
         k = after
+        holes: list[tuple[int, int]] = []  # bodies of types defined in the declaration
+        body_start = 0
         while k < len(toks):
             t = toks[k][1]
-            if t in "([":
+            if t in ("(", "[", "{"):
+                if t == "{" and depth == 0:
+                    body_start = toks[k][0]
                 depth += 1
-            elif t in ")]":
+            elif t in (")", "]", "}"):
+                if depth == 0:
+                    break  # the end of the enclosing struct
                 depth -= 1
-            elif depth == 0 and t in (";", ",", "}"):
+                if t == "}" and depth == 0:
+                    holes.append((body_start, toks[k][0]))
+            elif depth == 0 and t in (";", ","):
                 break
             k += 1
         hi = toks[k][0] if k < len(toks) else len(clean)
-        decl_attrs.append((lo, hi, a))
+        decl_attrs.append((lo, hi, a, tuple(holes)))
     return _Lifted(clean, type_attrs, tuple(decl_attrs), starts)
 
 
@@ -647,8 +655,8 @@ class _Converter:
             return None
         pos = self.lifted.line_starts[line - 1] + col - 1
         out: _Attrs | None = None
-        for lo, hi, a in self.lifted.decl_attrs:
-            if lo <= pos < hi:
+        for lo, hi, a, holes in self.lifted.decl_attrs:
+            if lo <= pos < hi and not any(b <= pos <= e for b, e in holes):
                 out = a if out is None else _merge(out, a)
         return out
 

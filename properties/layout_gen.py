@@ -345,9 +345,15 @@ def _attrs(packed: bool, aligned: int | None) -> str:
 def render_type(t: CType, indent: str = "") -> str:
     """The type part of a declaration (a full definition for records and enums)."""
     if isinstance(t, RecordType):
-        head = t.kind + (f" {t.name}" if t.name else "")
         body = "".join(render_field(f, indent + "\t") for f in t.fields)
-        return f"{head} {{\n{body}{indent}}}{_attrs(t.packed, t.aligned)}"
+        attr = _attrs(t.packed, t.aligned)
+        # put type attributes in both places GCC takes them (chosen by name, so rendering
+        # stays a function of the type): after the closing brace, or after the keyword
+        if _spot(t.name or (t.fields[0].name if t.fields else ""), 2):
+            head = t.kind + attr + (f" {t.name}" if t.name else "")
+            return f"{head} {{\n{body}{indent}}}"
+        head = t.kind + (f" {t.name}" if t.name else "")
+        return f"{head} {{\n{body}{indent}}}{attr}"
     if isinstance(t, EnumType):
         pk = f" {_ATTR}((packed))" if t.size != 4 else ""
         vals = ", ".join(f"{n} = {v}" for n, v in t.values)
@@ -355,9 +361,16 @@ def render_type(t: CType, indent: str = "") -> str:
     return t.spelling
 
 
+def _spot(key: str, n: int) -> int:
+    return sum(map(ord, key)) % n
+
+
 def render_field(f: Field, indent: str) -> str:
     t = f.type
     attr = _attrs(f.packed, f.aligned)
+    lead = ""
+    if attr and _spot(f.name + str(f.bits), 2):  # leading, before the type
+        lead, attr = f"{attr.strip()} ", ""
     width = f" : {f.bits}" if f.bits is not None else ""
     if isinstance(t, ArrayType):
         elem: CType = t
@@ -365,11 +378,12 @@ def render_field(f: Field, indent: str) -> str:
         while isinstance(elem, ArrayType):
             dims += "[]" if elem.count is None else f"[{elem.count}]"
             elem = elem.elem
-        return f"{indent}{render_type(elem, indent)} {f.name}{dims}{attr};\n"
+        return f"{indent}{lead}{render_type(elem, indent)} {f.name}{dims}{attr};\n"
     if isinstance(t, ScalarType) and t.kind == "pointer":
         star = t.spelling[:-1].rstrip()
-        return f"{indent}{star} *{f.name}{attr};\n"
-    return f"{indent}{render_type(t, indent)}{' ' if f.name else ''}{f.name}{width}{attr};\n"
+        return f"{indent}{lead}{star} *{f.name}{attr};\n"
+    return (f"{indent}{lead}{render_type(t, indent)}{' ' if f.name else ''}{f.name}{width}"
+            f"{attr};\n")
 
 
 def render_definitions(batch: tuple[GenType, ...]) -> str:

@@ -82,7 +82,6 @@ def test_include_of_builtin_header() -> None:
 
 @pytest.mark.parametrize("text", [
     "struct __attribute__((packed)) s { char c; int i; };",
-    "struct s __attribute__((packed)) { char c; int i; };",
     "struct s { char c; int i; } __attribute__((packed));",
     "struct s { char c; int i; } __packed;",
     "struct __packed s { char c; int i; };",

@@ -85,6 +85,8 @@ class GenType:
 @attrs.define(slots=True)
 class _Names:
     prefix: str
+    #: bits of ``long`` on the target (32 when the batch must suit every ABI)
+    long_bits: int = 32
     n: int = 0
 
     def next(self, kind: str) -> str:
@@ -158,7 +160,7 @@ def _field(draw: st.DrawFn, names: _Names, depth: int, in_union: bool) -> Field:
             _enum_type(names),
             st.sampled_from(["int_a1", "int_a2", "int_a8", "ll_a4", "uint_a16"]).map(
                 aligned_typedef)))
-        bits = _type_bits(t)
+        bits = _type_bits(t, names.long_bits)
         width = draw(st.integers(0, bits))
         named = width > 0 and draw(st.integers(0, 3)) < 3
         packed = draw(st.integers(0, 5)) == 5
@@ -174,17 +176,16 @@ def _field(draw: st.DrawFn, names: _Names, depth: int, in_union: bool) -> Field:
     return Field("", draw(_record(names, depth + 1, None, anonymous=True)))
 
 
-def _type_bits(t: CType) -> int:
+def _type_bits(t: CType, long_bits: int) -> int:
     if isinstance(t, EnumType):
         return 8 * t.size
     if isinstance(t, TypedefType):
-        return _type_bits(t.base)
+        return _type_bits(t.base, long_bits)
     assert isinstance(t, ScalarType)
     if t.kind == "_Bool":
         return 1
     bits = _int_bits(t.kind)
-    # long differs between ABIs: a bitfield of long is limited to 32 bits so it fits everywhere
-    return bits if bits is not None else 32
+    return bits if bits is not None else long_bits
 
 
 def _array_spelling(elem: CType, count: int | None) -> str:
@@ -278,8 +279,10 @@ def _unions(t: CType, path: str = "") -> Iterator[str]:
             yield from _unions(t.elem, f"{path}[{i}]")
 
 
-def value_range(t: CType, bits: int | None) -> tuple[int, int] | None:
-    """Values safe to store into a leaf on every ABI (None: leave it 0: floats, pointers)."""
+def value_range(t: CType, bits: int | None, long_bits: int = 32
+                ) -> tuple[int, int] | None:
+    """Values safe to store into a leaf (None: leave it 0: floats, pointers); with
+    ``long_bits=32`` safe on every ABI."""
     while isinstance(t, TypedefType):
         t = t.base
     if isinstance(t, EnumType):
@@ -292,7 +295,7 @@ def value_range(t: CType, bits: int | None) -> tuple[int, int] | None:
         return None
     if t.kind == "_Bool":
         return 0, 1
-    full = _int_bits(t.kind) or 32  # long: the 32 bits every ABI has
+    full = _int_bits(t.kind) or long_bits
     width = bits if bits is not None else full
     if t.kind == "char":  # signedness differs between ABIs
         return 0, (1 << (width - 1)) - 1 if width > 1 else 0
@@ -302,27 +305,29 @@ def value_range(t: CType, bits: int | None) -> tuple[int, int] | None:
 
 
 @st.composite
-def gen_type(draw: st.DrawFn, index: int) -> GenType:
-    """One top-level type ``T<index>`` with values for some of its leaves."""
-    names = _Names(f"t{index}_")
+def gen_type(draw: st.DrawFn, index: int, long_bits: int = 32) -> GenType:
+    """One top-level type ``T<index>`` with values for some of its leaves; ``long_bits`` 64
+    lets ``long`` bitfields and values use all 64 bits (for 64-bit targets only)."""
+    names = _Names(f"t{index}_", long_bits)
     rec = draw(_record(names, 0, f"T{index}", top=True))
     choice = {u: draw(st.integers(0, 7)) for u in _unions(rec)}
     values: list[tuple[str, int]] = []
     for path, t, bits in _initialisable(rec, "", choice):
-        r = value_range(t, bits)
+        r = value_range(t, bits, long_bits)
         if r is None or not draw(st.integers(0, 3)):
             continue
         values.append((path, draw(st.integers(*r))))
     return GenType(rec, tuple(values))
 
 
-def batches(min_size: int = 1, max_size: int = 40) -> st.SearchStrategy[tuple[GenType, ...]]:
-    """Tuples of generated types ``T0..Tn``."""
+def batches(min_size: int = 1, max_size: int = 40, long_bits: int = 32
+            ) -> st.SearchStrategy[tuple[GenType, ...]]:
+    """Tuples of generated types ``T0..Tn`` (see :func:`gen_type` for ``long_bits``)."""
 
     @st.composite
     def batch(draw: st.DrawFn) -> tuple[GenType, ...]:
         n = draw(st.integers(min_size, max_size))
-        return tuple(draw(gen_type(i)) for i in range(n))
+        return tuple(draw(gen_type(i, long_bits)) for i in range(n))
 
     return batch()
 

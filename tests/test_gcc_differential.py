@@ -69,7 +69,7 @@ def test_engine_agrees_with_gcc_on_random_types(abi_name: str) -> None:
     seen = {"types": 0}
 
     @DIFF_SETTINGS
-    @given(batch=batches(32, 40))
+    @given(batch=batches(32, 40, long_bits=8 * abi.long_size))
     def prop(batch: tuple[GenType, ...]) -> None:
         seen["types"] += len(batch)
         diffs = batch_differences(batch, abi, layout_of)

@@ -140,9 +140,24 @@ FORMATS = ("ok\n", "x", "probe %d\n", "read\tdone\n", 'say "hi"\n', "bar %d-%d\n
            "a long format string that is longer than 31 bytes: %s\n")
 
 
-_CALLSITE_PARTS = st.tuples(st.sampled_from(FUNCS), st.sampled_from((*FILES, "%s.c")),
-                            st.sampled_from(FORMATS), st.integers(1, 3000),
-                            st.sampled_from((0, 0, 0, 1)))
+_FILE_CHOICES = (*FILES, "%s.c")
+_FLAG_CHOICES = (0, 0, 0, 1)
+_MAX_LINE = 3000
+
+
+def _callsite_parts(n: int) -> tuple[str, str, str, int, int]:
+    """Callsite ``n`` of a fixed enumeration (one draw per callsite; 0 is the simplest):
+    function, file, format, line, default flags."""
+    n, fn = divmod(n, len(FUNCS))
+    n, fi = divmod(n, len(_FILE_CHOICES))
+    n, fo = divmod(n, len(FORMATS))
+    n, fl = divmod(n, len(_FLAG_CHOICES))
+    return (FUNCS[fn], _FILE_CHOICES[fi], FORMATS[fo], 1 + n % _MAX_LINE, _FLAG_CHOICES[fl])
+
+
+_CALLSITE_PARTS = st.integers(
+    0, len(FUNCS) * len(_FILE_CHOICES) * len(FORMATS) * len(_FLAG_CHOICES) * _MAX_LINE - 1
+).map(_callsite_parts)
 
 
 def _module(name: str, parts: list[tuple[str, str, str, int, int]], builtin: bool) -> ModuleSpec:
@@ -210,6 +225,14 @@ def _corpus(path: str) -> Corpus:
 
 
 _HALTED = object()
+
+
+def before_late_init(machine: DyndbgMachine) -> bool:
+    return not machine.late
+
+
+def after_late_init(machine: DyndbgMachine) -> bool:
+    return machine.late
 
 
 class DyndbgMachine(TracedMachine):
@@ -313,14 +336,14 @@ class DyndbgMachine(TracedMachine):
         if self.baseline_cls is not None:
             self.kb = make(self.baseline_cls, self._ctx(False))
 
-    @precondition(lambda self: not self.late)
+    @precondition(before_late_init)
     @rule(text=queries())
     @traced
     def boot_query(self, text: str) -> None:
         """``dyndbg="..."`` on the kernel command line: ``ddebug_exec_queries`` at early init."""
         self._both(lambda k: k.exec_queries(text), "query-results")
 
-    @precondition(lambda self: not self.late)
+    @precondition(before_late_init)
     @rule()
     @traced
     def late_init(self) -> None:
@@ -328,40 +351,13 @@ class DyndbgMachine(TracedMachine):
         self.late = True
         self._both(lambda k: k.late_init(), "")
 
-    @precondition(lambda self: self.late)
-    @rule(module=module_specs(False), param=st.sampled_from((None, "+p", "=pmf", "+q")))
-    @traced
-    def insmod(self, module: ModuleSpec, param: str | None) -> None:
-        """Load a module (``$mod.dyndbg=param`` when given)."""
-        if self.kd is None or module.name in self.kd.modules or self.corpus_path is not None:
-            return
-
-        def load(k: DyndbgKernel) -> int:
-            return k.insmod(module, param, with_param=param is not None)
-        self._both(load, "")
-
-    @precondition(lambda self: self.late and self.corpus_path is not None)
-    @rule(which=st.integers(0, 1 << 16), param=st.sampled_from((None, "+p")))
-    @traced
-    def insmod_corpus(self, which: int, param: str | None) -> None:
-        """Load a real module of the corpus (its records at their real offsets)."""
-        corpus = _corpus(self.corpus_path or "")
-        if not corpus.loadable or self.kd is None:
-            return
-        if corpus.loadable[which % len(corpus.loadable)].spec.name in self.kd.modules:
-            return
-
-        def load(k: DyndbgKernel) -> int:
-            img = module_image(corpus, which, k.space, self.era, k.jump_label)
-            assert img is not None
-            return k.insmod_image(img, param, with_param=param is not None)
-        self._both(load, "")
-
-    @precondition(lambda self: self.late and self.kd is not None and bool(self.kd.modules))
+    @precondition(after_late_init)
     @rule(which=st.integers(0, 7))
     @traced
     def rmmod(self, which: int) -> None:
-        assert self.kd is not None
+        """Unload a loaded module (nothing when none is loaded)."""
+        if self.kd is None or not self.kd.modules:
+            return
         names = sorted(self.kd.modules)
         name = names[which % len(names)]
 
@@ -370,7 +366,7 @@ class DyndbgMachine(TracedMachine):
             return k.rmmod(name)
         self._both(unload, "")
 
-    @precondition(lambda self: self.late)
+    @precondition(after_late_init)
     @rule(text=queries())
     @traced
     def control_write(self, text: str) -> None:
@@ -380,7 +376,7 @@ class DyndbgMachine(TracedMachine):
             return k.control_write(text)
         self._both(write, "query-results")
 
-    @precondition(lambda self: self.late)
+    @precondition(after_late_init)
     @rule()
     @traced
     def control_read(self) -> None:
@@ -428,29 +424,6 @@ class DyndbgMachine(TracedMachine):
                 d.put_site(dt, i)
         self._both(look, "callsite-metadata")
 
-    @precondition(lambda self: self.late and hasattr(self.design_cls, "compact"))
-    @rule()
-    @traced
-    def compact(self) -> None:
-        """``zs_compact`` of the design's pool (the shrinker); nothing for the baseline."""
-        def run(k: DyndbgKernel) -> None:
-            k.ctx.switch_cpu(0)
-            fn = getattr(k.design, "compact", None)
-            if fn is not None:
-                fn()
-        self._both(run, "")
-
-    @precondition(lambda self: hasattr(self.design_cls, "inject_alloc_failure"))
-    @rule()
-    @traced
-    def fail_alloc(self) -> None:
-        """The next ``zs_malloc`` of the design's pool fails (``cache_alloc_handle``)."""
-        def run(k: DyndbgKernel) -> None:
-            fn = getattr(k.design, "inject_alloc_failure", None)
-            if fn is not None:
-                fn(1)
-        self._both(run, "")
-
     # --- the footprint claim ----------------------------------------------------------------------
 
     @invariant()
@@ -472,6 +445,70 @@ class DyndbgMachine(TracedMachine):
             if splats and not any("splats survived" in e for e in self.evidence):
                 self.evidence.append(f"{len(splats)} sleeping-in-atomic splats survived "
                                      f"(first: {splats[0].message})")
+
+
+
+class LinkerModules(DyndbgMachine):
+    """insmod of modules the linker model lays out (the default)."""
+
+    @precondition(after_late_init)
+    @rule(module=module_specs(False), param=st.sampled_from((None, "+p", "=pmf", "+q")))
+    @traced
+    def insmod(self, module: ModuleSpec, param: str | None) -> None:
+        """Load a module (``$mod.dyndbg=param`` when given)."""
+        if self.kd is None or module.name in self.kd.modules:
+            return
+
+        def load(k: DyndbgKernel) -> int:
+            return k.insmod(module, param, with_param=param is not None)
+        self._both(load, "")
+
+
+class CorpusModules(DyndbgMachine):
+    """insmod of the corpus's real modules (``--corpus``)."""
+
+    @precondition(after_late_init)
+    @rule(which=st.integers(0, 1 << 16), param=st.sampled_from((None, "+p")))
+    @traced
+    def insmod_corpus(self, which: int, param: str | None) -> None:
+        """Load a real module of the corpus (its records at their real offsets)."""
+        corpus = _corpus(self.corpus_path or "")
+        if not corpus.loadable or self.kd is None:
+            return
+        if corpus.loadable[which % len(corpus.loadable)].spec.name in self.kd.modules:
+            return
+
+        def load(k: DyndbgKernel) -> int:
+            img = module_image(corpus, which, k.space, self.era, k.jump_label)
+            assert img is not None
+            return k.insmod_image(img, param, with_param=param is not None)
+        self._both(load, "")
+
+
+class PoolRules(DyndbgMachine):
+    """Rules for a design with a pool (``compact``, ``inject_alloc_failure``)."""
+
+    @precondition(after_late_init)
+    @rule()
+    @traced
+    def compact(self) -> None:
+        """``zs_compact`` of the design's pool (the shrinker); nothing for the baseline."""
+        def run(k: DyndbgKernel) -> None:
+            k.ctx.switch_cpu(0)
+            fn = getattr(k.design, "compact", None)
+            if fn is not None:
+                fn()
+        self._both(run, "")
+
+    @rule()
+    @traced
+    def fail_alloc(self) -> None:
+        """The next ``zs_malloc`` of the design's pool fails (``cache_alloc_handle``)."""
+        def run(k: DyndbgKernel) -> None:
+            fn = getattr(k.design, "inject_alloc_failure", None)
+            if fn is not None:
+                fn(1)
+        self._both(run, "")
 
 
 def footprint_lines(name: str, fd: Any, base: str, fb: Any) -> list[str]:
@@ -501,4 +538,7 @@ def dyndbg_machine(design: DesignRef, target: Target, check: Check) -> type[Dynd
         "corpus_path": os.fspath(target.corpus) if target.corpus else None,
     }
     safe = "".join(c if c.isalnum() else "_" for c in f"{check.name}_{design.name}")
-    return type(f"DyndbgMachine_{safe}", (DyndbgMachine,), attrs_)
+    bases: list[type[DyndbgMachine]] = [CorpusModules if target.corpus else LinkerModules]
+    if hasattr(design.factory, "compact") and hasattr(design.factory, "inject_alloc_failure"):
+        bases.insert(0, PoolRules)
+    return type(f"DyndbgMachine_{safe}", tuple(bases), attrs_)

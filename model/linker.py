@@ -533,10 +533,12 @@ def image_from_placements(space: AddressSpace, era: str, jump_label: bool, name:
         blob += encode_record(layout, era, jump_label, modname=r.modname, function=r.function,
                               filename=r.filename, format=r.format, lineno=r.lineno,
                               class_id=r.class_id, flags=r.flags)
+    first_kind: dict[int, str] = {}
+    for r in records:
+        for f in ("modname", "function", "filename", "format"):
+            first_kind.setdefault(getattr(r, f), f)
     for addr, text in sorted(strings.items()):
-        kinds = [f for r in records for f in ("modname", "function", "filename", "format")
-                 if getattr(r, f) == addr]
-        placements.append(StringPlacement(text, addr, "explicit", kinds[0] if kinds else "other"))
+        placements.append(StringPlacement(text, addr, "explicit", first_kind.get(addr, "other")))
     if blob:
         space.map(records_addr, len(blob), f"{name}:{section}", data=bytes(blob))
     return ModuleImage(name, builtin, abi, era, jump_label, section, records_addr, layout.size,

@@ -117,7 +117,8 @@ def test_zpool_copy_failed_allocation_leaves_a_pointer_into_the_reclaimed_sectio
     for check in (Check("kernel-rules", "no-oops"), Check("equivalence", "control-file")):
         with pytest.raises(BadAccess, match="page fault"):
             machine("zpool-copy", check).replay(steps)
-    machine("section", Check("kernel-rules", "no-oops")).replay(steps)
+    split = [s for s in steps if s[0] != "fail_alloc"]  # no pool: the machine has no such rule
+    machine("split", Check("kernel-rules", "no-oops")).replay(split)
 
 
 def test_odd_tag_after_before_late_init_dereferences_the_missing_pool() -> None:

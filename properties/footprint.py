@@ -86,6 +86,8 @@ def measure(design: DesignRef, target: Target) -> dict[str, int]:
     on), as ``dyndiet check`` prints it."""
     from model.designs import builtin_designs
 
+    if not callable(getattr(design.factory, "footprint", None)):
+        return {}  # not a dynamic-debug design (a toy of the tool's own tests)
     fd = footprint_of(design.factory, target)
     fb = footprint_of(builtin_designs()["section"], target)
     return {

@@ -10,7 +10,7 @@ from model.designs import builtin_designs
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
 from model.errors import BadAccess, BugOn, KernelBug, SleepingInInvalidContext
 from properties.catalogue import DesignRef, Target, catalogue, get_property
-from properties.dyndbg_machine import EQUIVALENCE, Check, dyndbg_machine
+from properties.dyndbg_machine import EQUIVALENCE, Check, DyndbgMachine, dyndbg_machine
 from properties.runner import Budget, PropertyResult, run_property
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
@@ -74,7 +74,7 @@ FOO = (ModuleSpec("foo", (CallsiteSpec("foo", "probe", "a.c", "ok\n", 7),
                           CallsiteSpec("foo", "probe", "a.c", "x", 9)), builtin=True),)
 
 
-def machine(design: str, check: Check, target: Target = TARGET) -> type:
+def machine(design: str, check: Check, target: Target = TARGET) -> type[DyndbgMachine]:
     return dyndbg_machine(ref(design), target, check)
 
 

@@ -308,16 +308,13 @@ class DyndbgMachine(TracedMachine):
 
     # --- rules ---------------------------------------------------------------------------------
 
-    @initialize(builtin=builtin_tables(), jump_label=st.booleans(), optimize_size=st.booleans())
-    @traced
-    def boot(self, builtin: tuple[ModuleSpec, ...], jump_label: bool,
-             optimize_size: bool) -> None:
-        """early_initcall: link vmlinux and run ``dynamic_debug_init`` on both kernels."""
+    def _boot(self, builtin: tuple[ModuleSpec, ...], jump_label: bool,
+              optimize_size: bool) -> None:
+        """early_initcall: link vmlinux (or place the corpus's) and run ``dynamic_debug_init``
+        on both kernels."""
         strict = self.check == Check("kernel-rules", "no-sleep-while-mapped")
         abi = get_abi(self.abi_name)
         corpus = _corpus(self.corpus_path) if self.corpus_path is not None else None
-        if corpus is not None:
-            builtin = ()
         self.builtin_names = frozenset(m.name for m in builtin)
 
         def make(cls: Any, c: SurvivingContext) -> DyndbgKernel:
@@ -449,7 +446,15 @@ class DyndbgMachine(TracedMachine):
 
 
 class LinkerModules(DyndbgMachine):
-    """insmod of modules the linker model lays out (the default)."""
+    """Builtin tables and modules the linker model lays out (the default)."""
+
+    @initialize(builtin=builtin_tables(), jump_label=st.booleans(), optimize_size=st.booleans())
+    @traced
+    def boot(self, builtin: tuple[ModuleSpec, ...], jump_label: bool,
+             optimize_size: bool) -> None:
+        """early_initcall with 1-3 builtin modules linked into vmlinux (``-Os`` when
+        ``optimize_size``)."""
+        self._boot(builtin, jump_label, optimize_size)
 
     @precondition(after_late_init)
     @rule(module=module_specs(False), param=st.sampled_from((None, "+p", "=pmf", "+q")))
@@ -465,7 +470,14 @@ class LinkerModules(DyndbgMachine):
 
 
 class CorpusModules(DyndbgMachine):
-    """insmod of the corpus's real modules (``--corpus``)."""
+    """The corpus's real records: its vmlinux tables at boot, its modules at insmod."""
+
+    @initialize(jump_label=st.booleans())
+    @traced
+    def boot(self, jump_label: bool) -> None:
+        """early_initcall with the corpus's builtin tables (an empty vmlinux for a corpus of
+        modules only)."""
+        self._boot((), jump_label, False)
 
     @precondition(after_late_init)
     @rule(which=st.integers(0, 1 << 16), param=st.sampled_from((None, "+p")))

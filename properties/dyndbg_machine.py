@@ -61,6 +61,7 @@ from model.errors import (
     KernelBug,
     SleepingInInvalidContext,
 )
+from model.linker import ModuleImage, link_vmlinux
 from model.memory import AddressSpace
 from model.zsmalloc import BUG_MAP_IN_INTERRUPT, PinDeadlock
 from properties.catalogue import DesignRef, Target
@@ -226,6 +227,20 @@ def _corpus(path: str) -> Corpus:
 
 _HALTED = object()
 
+_Regions = tuple[tuple[int, str, bool, bytes], ...]
+
+
+@lru_cache(maxsize=256)
+def _linked_vmlinux(abi_name: str, era: str, jump_label: bool, optimize_size: bool,
+                    builtin: tuple[ModuleSpec, ...]) -> tuple[_Regions, ModuleImage]:
+    """vmlinux linked once per set of builtin specs: the regions it maps and its image.  Both
+    kernels of a run, and the replays of the shrinker, copy the regions instead of linking
+    again (the linker model is deterministic, so the bytes are the same)."""
+    space = AddressSpace(get_abi(abi_name))
+    image = link_vmlinux(space, era, jump_label, builtin, optimize_size=optimize_size)
+    regions = tuple((r.base, r.name, r.writable, bytes(r.data)) for r in space.regions())
+    return regions, image
+
 
 def before_late_init(machine: DyndbgMachine) -> bool:
     return not machine.late
@@ -318,10 +333,14 @@ class DyndbgMachine(TracedMachine):
         self.builtin_names = frozenset(m.name for m in builtin)
 
         def make(cls: Any, c: SurvivingContext) -> DyndbgKernel:
-            img = None
+            assert c.space is not None
             if corpus is not None:
-                assert c.space is not None
                 img = vmlinux_image(corpus, c.space, self.era, jump_label)
+            else:
+                regions, img = _linked_vmlinux(self.abi_name, self.era, jump_label,
+                                               optimize_size, builtin)
+                for base, name, writable, data in regions:
+                    c.space.map(base, len(data), name, writable=writable, data=data)
             return DyndbgKernel.boot(cls, abi, self.era, jump_label, builtin, ctx=c,
                                      optimize_size=optimize_size, vmlinux=img)
 

@@ -227,6 +227,9 @@ def _corpus(path: str) -> Corpus:
 
 _HALTED = object()
 
+#: (context, cpu) a ``pr_debug`` can run in: one draw per hit.
+PLACES: tuple[tuple[str, int], ...] = tuple((c, cpu) for c in CONTEXTS for cpu in (0, 1))
+
 _Regions = tuple[tuple[int, str, bool, bytes], ...]
 
 
@@ -402,11 +405,11 @@ class DyndbgMachine(TracedMachine):
             return k.control_read()
         self._both(read, "control-file")
 
-    @rule(which=st.integers(0, 1 << 16), context=st.sampled_from(CONTEXTS),
-          cpu=st.integers(0, 1))
+    @rule(which=st.integers(0, 1 << 16), where=st.sampled_from(PLACES))
     @traced
-    def hit(self, which: int, context: str, cpu: int) -> None:
-        """A ``pr_debug`` runs in ``context`` on ``cpu``."""
+    def hit(self, which: int, where: tuple[str, int]) -> None:
+        """A ``pr_debug`` runs ``where``: in a context (process, softirq, hardirq) on a CPU."""
+        context, cpu = where
         assert self.kd is not None
         sites = self.kd.callsites()
         if not sites:

@@ -23,7 +23,7 @@ TARGET = Target(era="v6.1", abi="x86_64")
 #: property -> (design that has the thinko, the correct design it comes from, most steps).
 THINKOS: dict[str, tuple[Any, str, int]] = {
     "control-file": (bd.LostFlagSplit, "split", 10),
-    "query-results": (bd.SwappedFileSplit, "split", 4),
+    "query-results": (bd.SwappedFileSplit, "split", 6),
     "print-decisions": (bd.StuckKeySplit, "split", 8),
     "callsite-metadata": (bd.ShortLinenoSplit, "split", 3),
     "no-sleep-while-mapped": ("cache", "split", 4),

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any, Literal
 
 import attrs
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import HypothesisException
 from hypothesis.stateful import run_state_machine_as_test
@@ -25,6 +25,9 @@ from properties.catalogue import DesignRef, Property, Target
 from properties.tracing import Step, TracedMachine
 
 Status = Literal["passed", "failed", "error"]
+
+DEFAULT_PHASES: tuple[Phase, ...] = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target,
+                                     Phase.shrink)
 
 
 @attrs.frozen
@@ -36,7 +39,9 @@ class Budget:
     seed: int | None = None
     database: ExampleDatabase | None = attrs.field(default=None, eq=False)
     derandomize: bool = True
-    phases: tuple[Any, ...] | None = None
+    #: Hypothesis phases; by default every phase but ``explain``, which costs more than half
+    #: of a failing run and adds nothing the report prints.
+    phases: tuple[Any, ...] | None = DEFAULT_PHASES
 
 
 @attrs.frozen

@@ -21,13 +21,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a built-in design, 'seed', 'all' (default) or a design file path")
     p.add_argument("--budget", type=duration, required=True, metavar="DURATION",
                    help="wall time for the whole campaign, e.g. 90s, 10m, 8h")
-    p.add_argument("--workers", type=positive_int, default=2, help="worker processes")
+    p.add_argument("--workers", type=positive_int, default=2,
+                   help="worker processes (default: 2)")
     p.add_argument("--db", metavar="PATH|redis://HOST:PORT",
                    help="example database (default: OUTPUT/db)")
     p.add_argument("--output", metavar="DIR", default="dyndiet-campaign",
                    help="where campaign.json, reports and reproducers go")
     p.add_argument("--steps", type=positive_int, default=30, help="rule steps per test case")
-    p.add_argument("--property", action="append", default=[], metavar="NAME")
+    p.add_argument("--property", action="append", default=[], metavar="NAME",
+                   help="fuzz only this property (repeatable)")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     add_target_options(p)
 

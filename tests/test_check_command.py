@@ -13,23 +13,11 @@ import pytest
 
 import tests.toy_designs  # noqa: F401  (registers the unlisted toy property)
 from dyndiet.cli import main
+from tests.toy_designs import TOY_DESIGN_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DESIGN_FILE = """
-from tests.toy_designs import GoodStack, LossyStack, SleepyStack
-
-class Good(GoodStack):
-    name = "good"
-
-class Lossy(LossyStack):
-    name = "lossy"
-
-class Sleepy(SleepyStack):
-    name = "sleepy"
-
-DESIGNS = [Good, Lossy, Sleepy]
-"""
+DESIGN_FILE = TOY_DESIGN_FILE
 
 
 @pytest.fixture

@@ -16,24 +16,11 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import require_tool
+from tests.toy_designs import TOY_DESIGN_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DESIGN_FILE = """
-import tests.toy_designs  # registers the toy property
-from tests.toy_designs import GoodStack, LossyStack, SleepyStack
-
-class Good(GoodStack):
-    name = "good"
-
-class Lossy(LossyStack):
-    name = "lossy"
-
-class Sleepy(SleepyStack):
-    name = "sleepy"
-
-DESIGNS = [Good, Lossy, Sleepy]
-"""
+DESIGN_FILE = TOY_DESIGN_FILE
 
 
 @pytest.fixture

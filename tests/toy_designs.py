@@ -75,3 +75,21 @@ TOY_PROPERTY = register(Property("toy-equivalence", "equivalence",
 
 def ref(cls: type[GoodStack]) -> DesignRef:
     return DesignRef(cls.__name__, "built-in", cls)
+
+
+#: A user's design file naming the toy designs (the fuzz and check tests write it to disk).
+TOY_DESIGN_FILE = """
+import tests.toy_designs  # registers the toy property
+from tests.toy_designs import GoodStack, LossyStack, SleepyStack
+
+class Good(GoodStack):
+    name = "good"
+
+class Lossy(LossyStack):
+    name = "lossy"
+
+class Sleepy(SleepyStack):
+    name = "sleepy"
+
+DESIGNS = [Good, Lossy, Sleepy]
+"""

@@ -53,3 +53,17 @@ def add_budget_options(p: argparse.ArgumentParser, *, default_examples: int = 10
     p.add_argument("--profile", choices=("ci", "dev", "nightly", "replay"), default=None,
                    help="Hypothesis profile (default: HYPOTHESIS_PROFILE, else ci: "
                         "derandomized)")
+
+
+def check_corpus(path: str | None) -> None:
+    """Read a ``--corpus`` once up front: a path that yields no records is one line, exit 2,
+    before any work starts; files of it that cannot be read are named on stderr."""
+    if path is None:
+        return
+    import sys
+
+    from model.corpus import load_corpus
+
+    corpus = load_corpus(path)
+    for err in corpus.errors:
+        print(f"dyndiet: corpus: {err} (skipped)", file=sys.stderr)

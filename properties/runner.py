@@ -20,7 +20,7 @@ from hypothesis.database import ExampleDatabase
 from hypothesis.errors import HypothesisException
 from hypothesis.stateful import run_state_machine_as_test
 
-from model.errors import KernelBug
+from model.errors import InputError, KernelBug
 from properties.catalogue import DesignRef, Property, Target
 from properties.tracing import Step, TracedMachine
 
@@ -137,6 +137,8 @@ def run_property(prop: Property, design: DesignRef, target: Target,
               "design": design.name, "target": target}
     try:
         cls = machine_class(prop, design, target)
+    except InputError:
+        raise  # bad input (a corpus that cannot be read): the command's one line, exit 2
     except Exception as exc:  # the design failed to build: its own error
         return PropertyResult(**common, status="error", test_cases=0,
                               seconds=time.perf_counter() - start,
@@ -148,6 +150,8 @@ def run_property(prop: Property, design: DesignRef, target: Target,
     error: str | None = None
     try:
         run_state_machine_as_test(cls, settings=hypothesis_settings(budget))
+    except InputError:
+        raise
     except HypothesisException as exc:
         status, error = "error", f"{type(exc).__name__}: {failure_message(exc)}"
     except Exception as exc:

@@ -120,3 +120,31 @@ def test_bad_report_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert main(["report", str(p)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("dyndiet report: ") and "not JSON" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("content", [None, b"\x7fELF\x02\x01garbage"])
+def test_unreadable_corpus_is_one_line_exit_2(tmp_path: Path, content: bytes | None,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "vmlinux"
+    if content is not None:
+        path.write_bytes(content)
+    assert main(["check", "section", "--corpus", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "Traceback" not in err
+
+
+@pytest.mark.gcc
+def test_check_on_a_real_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--corpus``: the machines draw their builtin tables from records GCC and ld placed."""
+    from tests.dd_fixtures import build_vmlinux
+    from tests.helpers import require_tool
+
+    require_tool("gcc", "compiles the dyndbg fixtures")
+    exe = build_vmlinux("", tmp_path)
+    assert main(["check", "odd-tag-after", "odd-tag-before", "--corpus", str(exe),
+                 "--property", "control-file", "--format", "json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    verdicts = {d["name"]: d["properties"][0]["status"] for d in doc["designs"]}
+    assert verdicts == {"odd-tag-after": "failed", "odd-tag-before": "passed"}
+    assert all(d["corpus"] == str(exe) for d in doc["designs"])
+    assert f"--corpus {exe}" in doc["tool"]["command"]

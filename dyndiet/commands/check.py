@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import settings as hsettings
 
 from dyndiet.designs import resolve_designs
-from dyndiet.options import add_budget_options, add_target_options
+from dyndiet.options import add_budget_options, add_target_options, check_corpus
 from dyndiet.report import DesignRun, build_document, render, tool_info, write_outputs
 from model.errors import InputError
 from properties.catalogue import DesignRef, Target, catalogue
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
             if n not in names:
                 raise InputError(f"unknown property {n!r} (known: {', '.join(sorted(names))})")
         props = tuple(p for p in props if p.name in args.property)
+    check_corpus(args.corpus)
     budget, profile = budget_from(args)
     target = Target(era=args.era, abi=args.abi, corpus=args.corpus)
     runs = []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dyndiet.campaign import Campaign, Job, progress_printer
 from dyndiet.designs import resolve_designs
-from dyndiet.options import add_target_options, duration, positive_int
+from dyndiet.options import add_target_options, check_corpus, duration, positive_int
 from dyndiet.report import exit_status, render
 from model.errors import InputError
 from properties.catalogue import Target, catalogue
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise InputError(f"unknown property {unknown[0]!r}")
         props = tuple(p for p in props if p.name in args.property)
+    check_corpus(args.corpus)
     target = Target(era=args.era, abi=args.abi, corpus=args.corpus)
     jobs = [Job(p.name, d, target) for d in designs for p in props if p.applies(d)]
     if not jobs:

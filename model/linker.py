@@ -29,6 +29,7 @@ Everything is written as bytes into a :class:`~model.memory.AddressSpace`; the r
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 import attrs
 
@@ -439,6 +440,54 @@ def _free_module_area(space: AddressSpace, size: int) -> int:
     return base
 
 
+_ModuleLinked = tuple[tuple[tuple[int, str, bool, bytes], ...], ModuleImage]
+
+
+@lru_cache(maxsize=1024)
+def _module_size(abi: Abi, era: str, module: ModuleSpec, jump_label: bool,
+                 optimize_size: bool) -> int:
+    """The bytes :func:`link_module` needs in the module area (text, rodata, records)."""
+    tus = _translation_units(abi, module.callsites, optimize_size)
+    nfuncs = sum(len(t.funcs) for t in tus)
+    text_size = align_up(max(1, nfuncs) * TEXT_PER_FUNCTION, abi.page_size)
+    probe = _place_rodata(tus, 0, merge=False)
+    ro_size = align_up(max(1, probe.end), abi.page_size)
+    layout = record_layout(abi, era, jump_label)
+    data_size = align_up(max(1, len(module.callsites) * layout.size), abi.page_size)
+    return text_size + ro_size + data_size
+
+
+@lru_cache(maxsize=1024)
+def _module_linked(abi: Abi, era: str, module: ModuleSpec, jump_label: bool,
+                   optimize_size: bool, base: int) -> _ModuleLinked:
+    """The regions (base, name, writable, bytes) and image of ``module`` linked at ``base``:
+    the link is a pure function of these, so each (module, base) is linked once and the
+    bytes mapped again for every kernel that loads it there."""
+    section = dyndbg_section(era)
+    tus = _translation_units(abi, module.callsites, optimize_size)
+    nfuncs = sum(len(t.funcs) for t in tus)
+    text_size = align_up(max(1, nfuncs) * TEXT_PER_FUNCTION, abi.page_size)
+    probe = _place_rodata(tus, 0, merge=False)
+    ro_size = align_up(max(1, probe.end), abi.page_size)
+    layout = record_layout(abi, era, jump_label)
+    ro_base = base + text_size
+    placed = _place_rodata(tus, ro_base, merge=False)
+    records_base = ro_base + ro_size
+    blob, sites = _emit_records(abi, era, jump_label, tus, placed, records_base)
+    sections = [SectionPlacement(".text", base, text_size, abi.page_size)]
+    regions: list[tuple[int, str, bool, bytes]] = []
+    if placed.blob:
+        regions.append((ro_base, f"{module.name}:.rodata", False, bytes(placed.blob)))
+        sections.append(SectionPlacement(".rodata", ro_base, len(placed.blob), abi.page_size))
+    if blob:
+        regions.append((records_base, f"{module.name}:{section}", True, bytes(blob)))
+    sections.append(SectionPlacement(section, records_base, len(blob), RECORD_ALIGN))
+    classes = tuple((module.name, cm) for cm in module.classes)
+    image = ModuleImage(module.name, False, abi, era, jump_label, section, records_base,
+                        layout.size, sites, placed.strings, tuple(sections), classes)
+    return tuple(regions), image
+
+
 def link_module(space: AddressSpace, era: str, jump_label: bool, module: ModuleSpec, *,
                 optimize_size: bool = False, base: int | None = None) -> ModuleImage:
     """``ld -r`` of the module's objects, then the loader's layout (kernel/module.c:
@@ -447,34 +496,15 @@ def link_module(space: AddressSpace, era: str, jump_label: bool, module: ModuleS
     the records section on the page after; the whole image at ``base`` or the first free
     range of the module area."""
     abi = space.abi
-    section = dyndbg_section(era)
-    tus = _translation_units(abi, module.callsites, optimize_size)
-    nfuncs = sum(len(t.funcs) for t in tus)
-    text_size = align_up(max(1, nfuncs) * TEXT_PER_FUNCTION, abi.page_size)
-    probe = _place_rodata(tus, 0, merge=False)
-    ro_size = align_up(max(1, probe.end), abi.page_size)
-    layout = record_layout(abi, era, jump_label)
-    data_size = align_up(max(1, len(module.callsites) * layout.size), abi.page_size)
-    total = text_size + ro_size + data_size
     if base is None:
-        base = _free_module_area(space, total)
+        base = _free_module_area(space, _module_size(abi, era, module, jump_label,
+                                                     optimize_size))
     elif base % abi.page_size:
         raise InputError(f"module base {base:#x} is not page-aligned")
-    ro_base = base + text_size
-    placed = _place_rodata(tus, ro_base, merge=False)
-    records_base = ro_base + ro_size
-    blob, sites = _emit_records(abi, era, jump_label, tus, placed, records_base)
-    sections = [SectionPlacement(".text", base, text_size, abi.page_size)]
-    if placed.blob:
-        space.map(ro_base, len(placed.blob), f"{module.name}:.rodata", writable=False,
-                  data=placed.blob)
-        sections.append(SectionPlacement(".rodata", ro_base, len(placed.blob), abi.page_size))
-    if blob:
-        space.map(records_base, len(blob), f"{module.name}:{section}", data=blob)
-    sections.append(SectionPlacement(section, records_base, len(blob), RECORD_ALIGN))
-    classes = tuple((module.name, cm) for cm in module.classes)
-    return ModuleImage(module.name, False, abi, era, jump_label, section, records_base,
-                       layout.size, sites, placed.strings, tuple(sections), classes)
+    regions, image = _module_linked(abi, era, module, jump_label, optimize_size, base)
+    for addr, name, writable, data in regions:
+        space.map(addr, len(data), name, writable=writable, data=data)
+    return image
 
 
 # --- explicit placements (real binaries) -----------------------------------------------------

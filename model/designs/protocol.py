@@ -117,6 +117,17 @@ def ddebug_table_size(abi: Abi, has_maps: bool) -> int:
     return layout_of(rec, abi).size
 
 
+_SITE_CACHE_MAX = 4096
+
+
+def _site_cache(design: BaseDesign) -> dict[bytes, DdebugSite]:
+    """The design's decoded sites by record bytes (made on first use)."""
+    cache: dict[bytes, DdebugSite] | None = design.__dict__.get("_decoded_sites")
+    if cache is None:
+        cache = design.__dict__["_decoded_sites"] = {}
+    return cache
+
+
 class BaseDesign(abc.ABC):
     """Shared machinery; subclasses implement the storage hooks marked abstract.
 
@@ -251,7 +262,21 @@ class BaseDesign(abc.ABC):
                           values.get("class_id", _DPRINTK_CLASS_DFLT), values["flags"])
 
     def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
-        return self.site_from_record(self.read_record(dt, i))
+        cls = type(self)
+        if (cls.read_record is not BaseDesign.read_record
+                or cls.site_from_record is not BaseDesign.site_from_record):
+            return self.site_from_record(self.read_record(dt, i))
+        # The record read in its section, decoded once per distinct bytes: a decoded site is a
+        # frozen value of the bytes alone, so the same bytes give the same site.
+        raw = self.space.read(dt.desc_addr(i), self.layout.size)
+        cache = _site_cache(self)
+        site = cache.get(raw)
+        if site is None:
+            site = self.site_from_record(self.layout.decode(raw))
+            if len(cache) >= _SITE_CACHE_MAX:
+                cache.clear()
+            cache[raw] = site
+        return site
 
     def put_site(self, dt: DdebugTable, i: int) -> None:  # noqa: B027 (nothing mapped)
         """Nothing to release when the site is read in place."""

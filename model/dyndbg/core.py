@@ -10,6 +10,8 @@ through the store, so a design that stores callsites differently runs this same 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import attrs
 
 from model.dyndbg.era import (
@@ -155,6 +157,13 @@ class ExecResult:
     messages: tuple[str, ...]
 
 
+@lru_cache(maxsize=4096)
+def _parse_queries(era: Era, text: str, modname: str | None) -> tuple[Parsed | Rejected, ...]:
+    """``split_queries`` then ``ddebug_parse`` of each: pure functions of the text, the era and
+    the module, so each distinct write is parsed once (the values are frozen)."""
+    return tuple(ddebug_parse(era, q, modname) for q in split_queries(text))
+
+
 def ddebug_exec_queries(store: CallsiteStore, text: str, modname: str | None = None) -> ExecResult:
     """lib/dynamic_debug.c:ddebug_exec_queries: run each query of ``text``; a rejected query
     changes nothing and the others still run; return the last error, else the matches."""
@@ -163,8 +172,7 @@ def ddebug_exec_queries(store: CallsiteStore, text: str, modname: str | None = N
     nfound = 0
     results: list[Parsed | Rejected] = []
     messages: list[str] = []
-    for q in split_queries(text):
-        parsed = ddebug_parse(era, q, modname)
+    for parsed in _parse_queries(era, text, modname):
         results.append(parsed)
         if isinstance(parsed, Rejected):
             messages.extend(parsed.messages)

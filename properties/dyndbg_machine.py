@@ -422,14 +422,13 @@ class DyndbgMachine(TracedMachine):
             return text
         self._both(read, "control-file", reads_only=True)
 
-    @rule(which=st.integers(0, len(PLACES) << 16))
+    @rule(which=st.integers(0, 1 << 16), where=st.sampled_from(PLACES))
     @traced
-    def hit(self, which: int) -> None:
-        """A ``pr_debug`` runs at callsite ``which // len(PLACES)`` in the place
-        ``PLACES[which % len(PLACES)]`` (process, softirq or hardirq context, CPU 0 or 1): one
-        draw per hit, and 0 is the simplest (callsite 0, process context on CPU 0)."""
-        which, place = divmod(which, len(PLACES))
-        context, cpu = PLACES[place]
+    def hit(self, which: int, where: tuple[str, int]) -> None:
+        """A ``pr_debug`` runs ``where``: in a context (process, softirq, hardirq) on a CPU.
+        (The place is a draw of its own: folded into ``which`` it would follow the integer
+        draw's bias toward small values, and hardirq hits would be rarer.)"""
+        context, cpu = where
         assert self.kd is not None
         sites = self.kd.callsites()
         if not sites:

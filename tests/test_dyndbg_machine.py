@@ -10,7 +10,7 @@ from model.designs import builtin_designs
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
 from model.errors import BadAccess, BugOn, KernelBug, SleepingInInvalidContext
 from properties.catalogue import DesignRef, Target, catalogue, get_property
-from properties.dyndbg_machine import EQUIVALENCE, PLACES, Check, DyndbgMachine, dyndbg_machine
+from properties.dyndbg_machine import EQUIVALENCE, Check, DyndbgMachine, dyndbg_machine
 from properties.runner import Budget, PropertyResult, run_property
 
 PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink)
@@ -101,7 +101,7 @@ def test_pool_designs_sleep_with_the_mapping_held(design: str) -> None:
 def test_mapping_in_hardirq_is_a_bug_in_v6_1(design: str, jump_label: bool, query: str) -> None:
     """mm/zsmalloc.c:zs_map_object does BUG_ON(in_interrupt()) in v5.8 and up to 6.14."""
     steps = [boot(jump_label), ("late_init", {}), ("control_write", {"text": query}),
-             ("hit", {"which": PLACES.index(("hardirq", 1))})]
+             ("hit", {"which": 0, "where": ("hardirq", 1)})]
     with pytest.raises(BugOn, match="in_interrupt"):
         machine(design, Check("kernel-rules", "no-map-in-interrupt")).replay(steps)
     # the equivalence run halts there without a verdict of its own

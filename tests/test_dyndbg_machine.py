@@ -171,3 +171,57 @@ def test_v5_8_flips_keys_without_the_site_when_the_query_names_no_field() -> Non
     with pytest.raises(SleepingInInvalidContext):
         machine("zpool-copy", strict, v58).replay(
             [boot(True), ("late_init", {}), ("control_write", {"text": "func probe +p"})])
+
+
+# --- the speed caches keep the model's behaviour ------------------------------------------------
+
+def test_memoized_link_maps_fresh_bytes_into_each_space() -> None:
+    """``link_module`` links a (module, base) once; every space gets its own copy of the bytes,
+    so a write in one kernel's module is not seen by the other's."""
+    from model.abi import get_abi
+    from model.linker import link_module
+    from model.memory import AddressSpace
+
+    mod = ModuleSpec("m", (CallsiteSpec("m", "f", "a.c", "ok\n", 1),), builtin=False)
+    s1, s2 = AddressSpace(get_abi("x86_64")), AddressSpace(get_abi("x86_64"))
+    i1, i2 = link_module(s1, "v6.1", True, mod), link_module(s2, "v6.1", True, mod)
+    assert i1 == i2
+    addr = i1.record_addr(0)
+    before = s2.read(addr, i1.record_size)
+    s1.write(addr, bytes(i1.record_size))
+    assert s2.read(addr, i1.record_size) == before != s1.read(addr, i1.record_size)
+    # a second load in the same space goes elsewhere (the module area is not free there)
+    other = ModuleSpec("n", mod.callsites, builtin=False)
+    assert link_module(s1, "v6.1", True, other).records_addr != i1.records_addr
+
+
+def test_decoded_site_follows_the_record_bytes() -> None:
+    """``BaseDesign.get_site`` decodes once per distinct bytes: a changed record (here its
+    flags, written by a query) is decoded again, never served from the cache."""
+    from model.abi import get_abi
+    from model.designs.harness import DyndbgKernel
+
+    mod = ModuleSpec("foo", (CallsiteSpec("foo", "f", "a.c", "ok\n", 1),), builtin=True)
+    k = DyndbgKernel.boot(builtin_designs()["section"], get_abi("x86_64"), "v6.1", True, [mod])
+    dt = next(iter(k.design.tables()))
+    assert k.design.get_site(dt, 0).flags == 0
+    assert k.exec_queries("module foo +p").nfound == 1
+    assert k.design.get_site(dt, 0).flags & 1
+    assert "=p " in k.control_read()
+
+
+def test_baseline_control_file_is_read_again_after_a_write() -> None:
+    """The machine keeps the baseline's last ``cat control`` only until a step that may change
+    it: a write between two reads shows in the second (the equivalence check still compares)."""
+    cls = machine("section", Check("equivalence", "control-file"))
+    m = cls()
+    m.boot(builtin=(ModuleSpec("foo", (CallsiteSpec("foo", "f", "a.c", "ok\n", 1),),
+                               builtin=True),), jump_label=True, optimize_size=False)
+    m.late_init()
+    m.control_read()
+    first = m.kb_control
+    assert first is not None and "=_ " in first
+    m.control_write(text="module foo +p")
+    assert m.kb_control is None
+    m.control_read()
+    assert m.kb_control is not None and "=p " in m.kb_control

@@ -62,8 +62,8 @@ def check_corpus(path: str | None) -> None:
         return
     import sys
 
-    from model.corpus import load_corpus
+    from model.corpus import load_corpus_cached
 
-    corpus = load_corpus(path)
+    corpus = load_corpus_cached(path)
     for err in corpus.errors:
         print(f"dyndiet: corpus: {err} (skipped)", file=sys.stderr)

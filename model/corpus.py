@@ -19,6 +19,7 @@ Each :class:`CorpusModule` carries the records two ways:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import attrs
 
@@ -209,6 +210,13 @@ def load_corpus(path: str, *, abi: str | None = None, era: str | None = None) ->
     if not corpus.modules:
         raise InputError("no dynamic-debug records in the corpus", path=path)
     return corpus
+
+
+@lru_cache(maxsize=8)
+def load_corpus_cached(path: str) -> Corpus:
+    """:func:`load_corpus` once per path in a process: the command line reads it up front and
+    the state machines (and forked campaign workers) reuse it."""
+    return load_corpus(path)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from hypothesis.stateful import initialize, invariant, precondition, rule
 
 from model.abi import get_abi
 from model.context import KernelContext
-from model.corpus import Corpus, load_corpus, module_image, vmlinux_image
+from model.corpus import Corpus, load_corpus_cached, module_image, vmlinux_image
 from model.designs.harness import CONTEXTS, DyndbgKernel
 from model.dyndbg import core
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
@@ -220,9 +220,8 @@ def queries() -> st.SearchStrategy[str]:
     return st.sampled_from(QUERY_POOL)
 
 
-@lru_cache(maxsize=8)
 def _corpus(path: str) -> Corpus:
-    return load_corpus(path)
+    return load_corpus_cached(path)
 
 
 _HALTED = object()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import itertools
 import operator
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -191,14 +192,15 @@ def inv_handles(snap: Snapshot) -> str | None:
         missing = sorted(frozenset(oracle) - live)
         return f"live handles differ from the oracle: extra {extra[:3]}, missing {missing[:3]}"
     ws = pool.ws
-    named: dict[int, int] = {}
     by_serial: dict[int, Zspage] = {}
+    tagged: list[int] = []
     for class_, z in snap.zspages():
         by_serial[z.serial] = z
         heads = snap.heads(z)
-        for w in heads[:1] if class_.huge else heads:
-            if w & OBJ_ALLOCATED_TAG:
-                named[w & ~OBJ_ALLOCATED_TAG] = named.get(w & ~OBJ_ALLOCATED_TAG, 0) + 1
+        words = heads[:1] if class_.huge else heads
+        # the allocated objects' header words (compress/map run in C)
+        tagged.extend(itertools.compress(words, map(_TAG.__and__, words)))
+    named = Counter(map(_UNTAG.__and__, tagged))
     for h, count in named.items():
         if h not in oracle or count != 1:
             return f"{count} allocated object(s) name handle {h:#x} (live: {h in oracle})"
@@ -220,6 +222,8 @@ def inv_handles(snap: Snapshot) -> str | None:
     return None
 
 
+_TAG = OBJ_ALLOCATED_TAG
+_UNTAG = ~OBJ_ALLOCATED_TAG
 _STATS = operator.attrgetter("stats")
 _FULLNESS = operator.attrgetter("fullness_list")
 
@@ -274,7 +278,7 @@ def inv_freelists(snap: Snapshot) -> str | None:
             nfree = 0 if heads[0] & tag else 1
             ok_free = all(i == 0 and nfree for i in free)
         else:
-            nfree = sum(1 for w in heads if not w & tag)
+            nfree = len(heads) - sum(map(bool, map(tag.__and__, heads)))
             ok_free = all(0 <= i < objs and not heads[i] & tag for i in free)
         if not ok_free or len(set(free)) != len(free):
             return (f"class {class_.index} zspage {z.serial}: freelist {free[:8]} repeats, "
@@ -319,7 +323,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
     #: The rule names of the latest run (the shrunk counterexample after a failure).
     last_steps: ClassVar[list[str]] = []
     #: Run the checks after every this many steps, and always at teardown (1: every step).
-    CHECK_EVERY: int = 8
+    CHECK_EVERY: int = 1
 
     def __init__(self) -> None:
         super().__init__()

@@ -79,6 +79,10 @@ def payload(seed: int, n: int) -> bytes:
 
 
 # --------------------------------------------------------------------------- invariants
+#: (objs_per_zspage, freeobj, inuse, heads) -> the freelist those give (a pure function).
+_FREELISTS: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, ...]] = {}
+
+
 class Snapshot:
     """What the invariants read from the pool, each piece computed once per check."""
 
@@ -112,6 +116,12 @@ class Snapshot:
             else:
                 heads = self.heads(z)
                 objs = class_.objs_per_zspage
+                # the walk reads only these: most zspages are unchanged since the last check
+                key = (objs, z.freeobj, z.inuse, heads)
+                got = _FREELISTS.get(key)
+                if got is not None:
+                    self._free[z.serial] = got
+                    return got
                 free_count = objs - z.inuse
                 limit = min(max(free_count, 0), objs) + 1
                 out: list[int] = []
@@ -122,6 +132,9 @@ class Snapshot:
                         break
                     idx = (heads[idx] >> 1) & 0xFFFFFFFF
                 got = tuple(out)
+                if len(_FREELISTS) >= 4096:
+                    _FREELISTS.clear()
+                _FREELISTS[key] = got
             self._free[z.serial] = got
         return got
 

@@ -335,7 +335,9 @@ class ZsPoolMachine(RuleBasedStateMachine):
     CHECKS: tuple[str, ...] = tuple(INVARIANTS)
     #: The rule names of the latest run (the shrunk counterexample after a failure).
     last_steps: ClassVar[list[str]] = []
-    #: Run the checks after every this many steps, and always at teardown (1: every step).
+    #: Run the checks after every this many steps, and at teardown (1: every step).  Tried
+    #: at 2, 4 and 8: the meta-tests fail (a rule's own assertion fires before the deferred
+    #: check, and shrunk runs keep leading no-op steps that line the damage up with a check).
     CHECK_EVERY: int = 1
 
     def __init__(self) -> None:

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from model.designs.protocol import DdebugSite, DdebugTable, Footprint
-from model.designs.storage import PoolStore, Relinked, RelinkedDesign, c_layout, site_of
+from model.designs.protocol import DdebugSite, DdebugTable
+from model.designs.storage import PooledDesign, PoolStore, Relinked, c_layout, site_of
 from model.zsmalloc import ZsMapMode
 
 SITE_ZPOOL_ADD = "lib/dynamic_debug.c:ddebug_add_module"
@@ -39,7 +39,7 @@ RECORD_UNION_C = ("struct _ddebug_zrec {\n\tunion {\n\t\tstruct _ddebug dd;\n"
                   "\t\tunsigned long zhandle;\n\t};\n};\n")
 
 
-class JulyDesign(RelinkedDesign):
+class JulyDesign(PooledDesign):
     """Shared code of the July designs; subclasses decide how a word says "zhandle"."""
 
     union: ClassVar[bool] = False
@@ -158,22 +158,6 @@ class JulyDesign(RelinkedDesign):
         self.space.write(addr, self.layout.encode(values))
         if mapped is not None:
             self.zpool.unmap(mapped, dirty=True)
-
-    # --- the machine's hooks -----------------------------------------------------------------------
-
-    def inject_alloc_failure(self, count: int = 1) -> None:
-        self.zpool.inject_alloc_failure(count)
-
-    def compact(self) -> int:
-        return self.zpool.compact()
-
-    def footprint(self) -> Footprint:
-        resident, reclaimed = self.section_bytes()
-        extra = sum(r.extra_size for r in self.relinked.values())
-        return Footprint(callsites=self.callsite_count(), section_bytes=resident - extra,
-                         reclaimed_bytes=reclaimed, pool_pages=self.zpool.pages(),
-                         page_size=self.abi.page_size, handle_bytes=self.zpool.handle_bytes(),
-                         table_bytes=self.table_bytes(), other_bytes=extra)
 
     # --- evidence ----------------------------------------------------------------------------------
 

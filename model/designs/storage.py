@@ -31,14 +31,12 @@ from model.abi import Abi
 from model.builtin_layouts import KEY_ENABLED
 from model.context import GFP_ATOMIC, GFP_KERNEL
 from model.creader import header_text, parse_c
-from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable
+from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
 from model.errors import BadAccess
 from model.layout import Layout, RecordType, layout_of
 from model.linker import ModuleImage
 from model.sections import layout_era
 from model.zsmalloc import ERA_CURRENT, ERA_V58, ZsMapMode, ZsPool, zs_create_pool
-
-__all__ = ["POOL_ERA", "PoolStore", "Relinked", "RelinkedDesign", "c_layout", "place_region"]
 
 #: The zsmalloc era each dyndbg era runs against (module docstring).
 POOL_ERA: dict[str, str] = {"v5.8": ERA_V58, "v6.1": ERA_V58, "v6.19": ERA_CURRENT}
@@ -354,3 +352,32 @@ def site_of(values: dict[str, int], prefix: str, flags: int) -> DdebugSite:
     return DdebugSite(values[prefix + "modname"], values[prefix + "function"],
                       values[prefix + "filename"], values[prefix + "format"],
                       values[prefix + "lineno"], values.get(prefix + "class_id", 63), flags)
+
+
+class PooledDesign(RelinkedDesign):
+    """A re-linked design whose callsites (or records) live in a zs-pool ``self.zpool``: the
+    machine's pool hooks and the footprint every pool design reports the same way."""
+
+    zpool: PoolStore
+
+    def inject_alloc_failure(self, count: int = 1) -> None:
+        """The next ``count`` pool allocations fail as the era's ``zs_malloc`` fails."""
+        self.zpool.inject_alloc_failure(count)
+
+    def compact(self) -> int:
+        """``zs_compact`` on the design's pool."""
+        return self.zpool.compact()
+
+    def footprint(self) -> Footprint:
+        """Section bytes still resident (less any extra section, counted as other bytes), the
+        pool's pages and handle slab objects, and the tables."""
+        resident, reclaimed = self.section_bytes()
+        extra = sum(r.extra_size for r in self.relinked.values())
+        return Footprint(callsites=self.callsite_count(), section_bytes=resident - extra,
+                         reclaimed_bytes=reclaimed, pool_pages=self.zpool.pages(),
+                         page_size=self.abi.page_size, handle_bytes=self.zpool.handle_bytes(),
+                         table_bytes=self.table_bytes(), other_bytes=extra)
+
+
+__all__ = ["POOL_ERA", "PoolStore", "PooledDesign", "Relinked", "RelinkedDesign", "c_layout",
+           "place_region"]

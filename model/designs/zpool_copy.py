@@ -25,16 +25,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from model.designs import register
-from model.designs.protocol import DdebugSite, DdebugTable, Footprint
+from model.designs.protocol import DdebugSite, DdebugTable
 from model.designs.split import SplitDesign
-from model.designs.storage import PoolStore, Relinked
+from model.designs.storage import PooledDesign, PoolStore, Relinked
 from model.zsmalloc import ZsMapMode
 
 SITE_ZPOOL_ADD = "lib/dynamic_debug.c:ddebug_add_module"
 
 
 @register
-class ZpoolCopyDesign(SplitDesign):
+class ZpoolCopyDesign(PooledDesign, SplitDesign):
     """Aug-2020 patch 5/7 (module docstring)."""
 
     name: ClassVar[str] = "zpool-copy"
@@ -138,20 +138,6 @@ class ZpoolCopyDesign(SplitDesign):
         self.zpool.unmap(head["zhandle"])
         self.head_set(dt, i, {"site": 0})
 
-    # --- the machine's hooks -----------------------------------------------------------------------
-
-    def inject_alloc_failure(self, count: int = 1) -> None:
-        self.zpool.inject_alloc_failure(count)
-
-    def compact(self) -> int:
-        return self.zpool.compact()
-
-    def footprint(self) -> Footprint:
-        resident, reclaimed = self.section_bytes()
-        return Footprint(callsites=self.callsite_count(), section_bytes=resident,
-                         reclaimed_bytes=reclaimed, pool_pages=self.zpool.pages(),
-                         page_size=self.abi.page_size, handle_bytes=self.zpool.handle_bytes(),
-                         table_bytes=self.table_bytes())
 
 
 __all__ = ["Relinked", "ZpoolCopyDesign"]

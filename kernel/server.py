@@ -1,0 +1,95 @@
+"""The fork server's side (see :mod:`kernel.process`): ``python -m kernel.server FD LIB BINDING MS``.
+
+Loads ``LIB`` with ctypes and asks the binding module ``BINDING`` for its state
+(``binding.load(cdll)``), says ``ready``, then for each ``fork`` forks a worker.  The worker
+answers ``call`` messages with ``(ok, value, events)``, where ``events`` are the harness events
+the call left (and clears them); the server waits for it and reports ``exited`` with its status.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import os
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+
+def harness_events(lib: ctypes.CDLL) -> list[tuple[int, str, str, int, int, int]]:
+    """Every event of the harness (harness.h accessors), then clear them."""
+    n = lib.harness_nevents()
+    out = []
+    for i in range(n):
+        out.append((lib.harness_event_kind(i), lib.harness_event_msg(i).decode("latin-1"),
+                    lib.harness_event_file(i).decode("latin-1"), lib.harness_event_line(i),
+                    lib.harness_event_addr(i), lib.harness_event_pc(i)))
+    lib.harness_clear_events()
+    return out
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    for name in ("harness_event_msg", "harness_event_file"):
+        getattr(lib, name).restype = ctypes.c_char_p
+    for name in ("harness_event_addr", "harness_event_pc"):
+        getattr(lib, name).restype = ctypes.c_ulong
+
+
+def serve_worker(conn: Connection, lib: ctypes.CDLL, binding: Any, state: Any) -> None:
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg[0] == "end":
+            return
+        _, fn, args = msg
+        try:
+            value = getattr(binding, fn)(state, *args)
+        except Exception:  # a binding bug: said, not hidden
+            conn.send(("error", traceback.format_exc(limit=4)))
+            harness_events(lib)
+            continue
+        conn.send(("ok", value, harness_events(lib)))
+
+
+def main() -> None:
+    fd, lib_path, binding_name, watchdog_ms = sys.argv[1:5]
+    conn = Connection(int(fd))
+    try:
+        lib = ctypes.CDLL(lib_path)
+        _declare(lib)
+        lib.harness_set_watchdog_ms(int(watchdog_ms))
+        binding = importlib.import_module(binding_name)
+        state = binding.load(lib)
+    except Exception as exc:
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready",))
+    while True:
+        try:
+            msg = conn.recv()
+        except EOFError:
+            return
+        if msg[0] == "quit":
+            return
+        if msg[0] != "fork":
+            continue
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                conn.send(("forked", os.getpid()))
+                serve_worker(conn, lib, binding, state)
+            except BaseException:
+                code = 71
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        conn.send(("exited", code, ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,7 @@ import re
 
 from model.abi import ABI_NAMES
 
-ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.19")
+ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.12", "v6.19")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
 
 

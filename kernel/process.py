@@ -12,6 +12,7 @@ Python process running Hypothesis never loads kernel code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -185,15 +186,11 @@ class Kernel:
         if self.server.worker is not self:
             return
         if self.dead is None:
-            try:
+            with contextlib.suppress(OSError):
                 self.server.conn.send(("end",))
-            except OSError:
-                pass
         else:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.server.reap()
 
 
@@ -261,10 +258,8 @@ class KernelServer:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.close()
-        try:
+        with contextlib.suppress(OSError):
             self.conn.send(("quit",))
-        except OSError:
-            pass
         if self.proc is not None:
             try:
                 self.proc.wait(timeout=10)

@@ -38,7 +38,7 @@ RECORD_ALIGN = 8
 FUNC_SECTION = ".rodata"
 
 #: Eras the model knows; see :func:`dyndbg_section` (v6.19 has v6.1's record layout).
-ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.19")
+ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.12", "v6.19")
 
 
 @attrs.frozen
@@ -166,7 +166,7 @@ def dyndbg_section(era: str) -> str:
     used ``section("__verbose")``), ``__dyndbg`` from v5.9 on (renamed in 5.9-rc1)."""
     if era == "v5.8":
         return "__verbose"
-    if era in ("v6.1", "v6.19"):
+    if era in ("v6.1", "v6.12", "v6.19"):
         return "__dyndbg"
     raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
 

@@ -39,7 +39,8 @@ from model.sections import layout_era
 from model.zsmalloc import ERA_CURRENT, ERA_V58, ZsMapMode, ZsPool, zs_create_pool
 
 #: The zsmalloc era each dyndbg era runs against (module docstring).
-POOL_ERA: dict[str, str] = {"v5.8": ERA_V58, "v6.1": ERA_V58, "v6.19": ERA_CURRENT}
+POOL_ERA: dict[str, str] = {"v5.8": ERA_V58, "v6.1": ERA_V58, "v6.12": ERA_V58,
+                             "v6.19": ERA_CURRENT}
 
 #: Where design sections go: 64 MiB into the linear map, below the model's page frames (256 MiB)
 #: and outside the module area, so modules link at the same addresses as in the baseline kernel.

@@ -17,6 +17,9 @@ Three eras, read from ``lib/dynamic_debug.c`` and ``include/linux/dynamic_debug.
   and the reversed callsite walk (773beabbb8e8), ``ESCAPE_SPACE`` in the control file (47ea6f99d06e), the query's module
   overriding ``$mod.dyndbg`` (e75ef56f7496), ``pr_fmt`` ``"dyndbg: "``, the prefix skipped when
   no decoration flag is set (``_DPRINTK_FLAGS_INCL_ANY``).  Flags ``p m f l t _``.
+* ``v6.12`` (Debian's linux-source-6.12, checked against the real file by ``dyndiet
+  fidelity``): v6.1 plus ``s`` (``_DPRINTK_FLAGS_INCL_SOURCENAME``, ~6.4) in ``opt_array``
+  between ``f`` and ``l``, and ``PREFIX_SIZE`` 128.
 * ``v6.19``: v6.1 plus ``s`` (``_DPRINTK_FLAGS_INCL_SOURCENAME``, ~6.4) and ``d``
   (``_DPRINTK_FLAGS_INCL_STACK``, 6.19); ``PREFIX_SIZE`` 128.  Same record layout as v6.1.
 """
@@ -123,9 +126,11 @@ V6_1 = Era("v6.1", "v6.1", _V58_OPTS, has_class=True, file_colon=True, format_an
            open_ended_lines=True, query_module_overrides=True, static_key_uses_newflags=True,
            tables_in_add_order=True, reverse_callsite_walk=True, escape_space=True,
            prefix_fast_path=True, prefix_size=64, short_pr_fmt=True, section="__dyndbg")
+_V612_OPTS = tuple(o for o in _V619_OPTS if o[1] != "d")
+V6_12 = attrs.evolve(V6_1, name="v6.12", opt_array=_V612_OPTS, prefix_size=128)
 V6_19 = attrs.evolve(V6_1, name="v6.19", opt_array=_V619_OPTS, prefix_size=128)
 
-ERAS: dict[str, Era] = {e.name: e for e in (V5_8, V6_1, V6_19)}
+ERAS: dict[str, Era] = {e.name: e for e in (V5_8, V6_1, V6_12, V6_19)}
 ERA_NAMES: tuple[str, ...] = tuple(ERAS)
 
 

@@ -35,6 +35,8 @@ BASE_CFLAGS: tuple[str, ...] = (
     "-std=gnu11", "-O1", "-g", "-fPIC", "-fno-strict-aliasing", "-fno-common",
     "-fno-omit-frame-pointer", "-D__KERNEL__", "-DDYNDIET_USERSPACE", "-w",
 )
+#: The compiler speaks ASCII (no typographic quotes in the messages dyndiet prints).
+_C_LOCALE = {**os.environ, "LC_ALL": "C"}
 SANITIZE_CFLAGS: tuple[str, ...] = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all")
 
 
@@ -201,7 +203,7 @@ def _compile(area: Area, source: KernelSource, overlay: Path | None, sanitize: b
             procs.append(subprocess.Popen([cc, *flags, "-MD", "-MF", str(dfile), "-c",
                                            str(unit), "-o", str(obj)],
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True))
+                                          text=True, env=_C_LOCALE))
         errors = []
         for p in procs:
             _, err = p.communicate(timeout=300)
@@ -211,7 +213,8 @@ def _compile(area: Area, source: KernelSource, overlay: Path | None, sanitize: b
             raise InputError(f"does not compile: {first_error(errors[0], source, overlay)}")
         link = subprocess.run([cc, "-shared", *(SANITIZE_CFLAGS if sanitize else ()),
                                "-o", str(Path(tmp) / lib.name), *map(str, objs), "-ldl"],
-                              capture_output=True, text=True, timeout=300, check=False)
+                              capture_output=True, text=True, timeout=300, check=False,
+                              env=_C_LOCALE)
         if link.returncode != 0:
             raise InputError(f"does not link: {first_error(link.stderr, source, overlay)}")
         deps = _read_deps(dfiles)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The harness's own self-test area: a fault, a BUG, a hang and a sleeping call in atomic
  * context, each from a function that stands where kernel code would. */
+#include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include "harness.h"
 
 static int deref(volatile int *p) { return *p; }
@@ -19,6 +21,16 @@ int h_selftest(int what)
 		harness_might_sleep(__FILE__, __LINE__);
 		harness_cpus[harness_cpu].preempt_count--; break;
 	case 5: __builtin_trap(); break;
+	case 6: {	/* a hang the watchdog cannot interrupt: only the parent's deadline ends it */
+		sigset_t all;
+
+		sigfillset(&all);
+		sigprocmask(SIG_BLOCK, &all, NULL);
+		while (spin)
+			;
+		break;
+	}
+	case 7: abort(); break;
 	}
 	HARNESS_LEAVE();
 	return what;

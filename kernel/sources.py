@@ -146,3 +146,28 @@ def kernel_source(kernel: str | None = None, tree: str | os.PathLike[str] | None
             raise InputError("give --kernel or --kernel-tree, not both")
         return user_tree(tree)
     return packaged(kernel or DEFAULT_KERNEL)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kernel.sources 6.1 6.12``: extract each packaged kernel into the cache (in
+    parallel), print where it is."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = (argv if argv is not None else sys.argv[1:]) or list(PACKAGED)
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = [pool.submit(packaged, n) for n in names]
+    status = 0
+    for f in futures:
+        try:
+            src = f.result()
+        except InputError as exc:
+            print(f"kernel.sources: {exc}", file=sys.stderr)
+            status = 2
+        else:
+            print(f"{src.label}: {src.root}")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

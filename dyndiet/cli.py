@@ -20,7 +20,7 @@ from model.errors import InputError
 
 #: Subcommands in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
-    "check", "fuzz", "report", "layout", "classes", "tagging", "analyze", "bench",
+    "check", "fuzz", "fidelity", "report", "layout", "classes", "tagging", "analyze", "bench",
 )
 
 

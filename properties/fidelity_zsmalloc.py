@@ -1,0 +1,284 @@
+"""Fidelity of the zsmalloc model: the model's era against the real ``mm/zsmalloc.c``.
+
+:class:`ZsmallocFidelity` drives a model pool (:func:`model.zsmalloc.zs_create_pool` of the era
+that stands for the real file's version: :data:`MODEL_ERA`) and the real pool built in user
+space (:class:`kernel.zsmalloc.RealZsPool`, a fresh forked kernel per test case) with the same
+steps: ``zs_malloc`` of every kind of size (0, tiny, class edges, huge, over the limit), with
+injected allocation failures, ``zs_free``, writes and reads of whole objects, ``zs_compact``
+and the migration of an object's page.  Objects live in a Bundle as (model handle, real
+handle) pairs; handles themselves differ (they are slab addresses) and are never compared.
+
+Compared after each step: the return value (a handle or the error the era returns); where each
+object lives (its size class, object index, and which zspage: zspages are paired across the two
+pools as they appear, and a pairing once made must hold); the bytes each object holds;
+``zs_compact``'s return value; ``zs_get_total_pages``; per size class the objects allocated and
+used and the zspages in each fullness group.  A difference is a
+:class:`~properties.fidelity_dyndbg.Disagreement`; a fatal event in the real code is one too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, consumes, initialize, invariant, multiple, rule
+
+from kernel.process import CallResult, Kernel, KernelServer
+from kernel.zsmalloc import RealZsPool
+from model.abi import get_abi
+from model.context import GFP_KERNEL, GFP_NOWAIT, KernelContext
+from model.errors import KernelBug
+from model.memory import AddressSpace
+from model.zsmalloc import ERA_CURRENT, ERA_V58, ZsMapMode, ZsPool, zs_create_pool
+from properties.fidelity_dyndbg import Disagreement
+from properties.tracing import TracedMachine, traced
+
+__all__ = ["Obj", "ZsmallocFidelity", "sizes", "zsmalloc_fidelity_machine"]
+
+
+#: Payloads are slices of a fixed pattern, so a shifted copy never looks right.
+PATTERN = bytes((i * 37 + (i >> 8) * 11 + 5) & 0xFF for i in range(8192 + 256))
+
+
+def sizes() -> st.SearchStrategy[int]:
+    """Object sizes: 0, tiny, each class edge (ZS_MIN_ALLOC_SIZE 32, steps of 16, the handle
+    word), sizes that span two pages, huge (a page), over ZS_MAX_ALLOC_SIZE, and any."""
+    edges = [0, 1, 8, 16, 24, 31, 32, 33, 40, 48, 56, 100, 1000, 2047, 2048, 3000, 3256, 3257,
+             3264, 3624, 3625, 4000, 4088, 4095, 4096, 4097]
+    return st.one_of(st.sampled_from(edges), st.integers(1, 4096))
+
+
+@attrs.frozen
+class Obj:
+    """A live object: its handle in each pool, its size, and the pattern offset it holds."""
+
+    model: int
+    real: int
+    size: int
+    seed: int
+
+
+class ZsmallocFidelity(TracedMachine):
+    """The model pool against the real one (module docstring)."""
+
+    model_era: ClassVar[str] = ERA_CURRENT
+    server: ClassVar[KernelServer | None] = None
+    objects = Bundle("objects")
+
+    def __init__(self) -> None:
+        super().__init__()
+        abi = get_abi("x86_64")
+        self.space = AddressSpace(abi)
+        self.ctx = KernelContext(nr_cpus=2, space=self.space)
+        self.era = self.model_era
+        pool = zs_create_pool("dyndiet", self.space, self.ctx, era=self.era)
+        assert pool is not None
+        self.pool: ZsPool = pool
+        self.kernel: Kernel | None = None
+        self.real: RealZsPool | None = None
+        #: model zspage serial <-> real zspage id, as they appear.
+        self.m2r: dict[int, int] = {}
+        self.r2m: dict[int, int] = {}
+        self.live: dict[int, Obj] = {}
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _real(self, what: str, fn: Any) -> CallResult:
+        try:
+            res: CallResult = fn()
+        except KernelBug as exc:
+            self.evidence.extend(getattr(exc, "__notes__", ()))
+            raise Disagreement(what, "returns", f"{type(exc).__name__}: {exc.message}"
+                               + (f" [{exc.site}]" if exc.site else "")) from exc
+        return res
+
+    def _model_write(self, h: int, data: bytes) -> None:
+        if self.era == ERA_V58:
+            addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_WO)
+            self.space.write(addr, data)
+            self.pool.zs_unmap_object(h)
+        else:
+            self.pool.zs_obj_write(h, data)
+
+    def _pair(self, model_zspage: int, real_zspage: int) -> None:
+        m = self.m2r.setdefault(model_zspage, real_zspage)
+        r = self.r2m.setdefault(real_zspage, model_zspage)
+        if m != real_zspage or r != model_zspage:
+            raise Disagreement("which objects share a zspage",
+                               f"model zspage {model_zspage} (paired with kernel zspage {m})",
+                               f"kernel zspage {real_zspage} (paired with model zspage {r})")
+
+    def _locate(self, obj: Obj) -> None:
+        """The object's class and index agree, and its zspage pairs with the same one."""
+        assert self.real is not None
+        loc = self.pool.object_location(obj.model)
+        real = self.real
+        got = self._real("location", lambda: real.location(obj.real)).value
+        cls_index, zspage, _page_in_zspage, obj_idx = got
+        if (loc.class_index, loc.obj_idx) != (cls_index, obj_idx):
+            raise Disagreement(f"where a {obj.size}-byte object lives (class, object index)",
+                               (loc.class_index, loc.obj_idx), (cls_index, obj_idx))
+        self._pair(loc.zspage, zspage)
+
+    # --- rules ---------------------------------------------------------------------------------
+
+    @initialize()
+    @traced
+    def create(self) -> None:
+        """``zs_create_pool("dyndiet")`` in both kernels."""
+        server = type(self).server
+        assert server is not None
+        self.kernel = server.new_kernel()
+        self.real = RealZsPool(self.kernel)
+        real = self.real
+        self._real("zs_create_pool", real.create)
+
+    @rule(target=objects, size=sizes(), seed=st.integers(0, 255),
+          gfp=st.sampled_from((GFP_KERNEL, GFP_NOWAIT)))
+    @traced
+    def malloc(self, size: int, seed: int, gfp: int) -> Any:
+        """``zs_malloc(pool, size, gfp)``, then the whole object written."""
+        assert self.real is not None
+        want = self.pool.zs_malloc(size, gfp)
+        real = self.real
+        got = self._real("zs_malloc", lambda: real.malloc(size, gfp)).value
+        want_ok = want != 0 and not self.pool.is_err_value(want)
+        got_ok = got > 0
+        if want_ok != got_ok or (not want_ok and _errno(self.pool, want) != _errno_real(got)):
+            raise Disagreement(f"zs_malloc({size})", _show(self.pool, want), _show_real(got))
+        if not want_ok:
+            return multiple()  # nothing to add to the bundle
+        obj = Obj(want, got, size, seed)
+        data = PATTERN[seed:seed + size]
+        self._model_write(want, data)
+        self._real("write", lambda: real.write(got, data))
+        self.live[want] = obj
+        self._locate(obj)
+        return obj
+
+    @rule(obj=consumes(objects))
+    @traced
+    def free(self, obj: Obj) -> None:
+        """``zs_free``."""
+        assert self.real is not None
+        self.pool.zs_free(obj.model)
+        real = self.real
+        self._real("zs_free", lambda: real.free(obj.real))
+        self.live.pop(obj.model, None)
+
+    @rule(obj=objects)
+    @traced
+    def read(self, obj: Obj) -> None:
+        """Read the whole object back from both pools."""
+        assert self.real is not None
+        want = self.pool.read_payload(obj.model, obj.size)
+        real = self.real
+        got = self._real("read", lambda: real.read(obj.real, obj.size)).value
+        if want != got or want != PATTERN[obj.seed:obj.seed + obj.size]:
+            raise Disagreement(f"the bytes of a {obj.size}-byte object", want, got)
+        self._locate(obj)
+
+    @rule()
+    @traced
+    def compact(self) -> None:
+        """``zs_compact`` (the shrinker)."""
+        assert self.real is not None
+        want = self.pool.zs_compact()
+        real = self.real
+        got = self._real("zs_compact", real.compact).value
+        if want != got:
+            raise Disagreement("zs_compact's return value (pages freed)", want, got)
+        self._relocate()
+
+    @rule(obj=objects)
+    @traced
+    def migrate(self, obj: Obj) -> None:
+        """Migrate the page where ``obj`` starts (isolate, migrate, put back)."""
+        assert self.real is not None
+        loc = self.pool.object_location(obj.model)
+        want = self.pool.zs_page_migrate(loc.page_addr)
+        real = self.real
+        got = self._real("page migration", lambda: real.migrate_object_page(obj.real)).value
+        if want != got:
+            raise Disagreement("page migration's return value", want, got)
+
+    @rule()
+    @traced
+    def fail_alloc(self) -> None:
+        """The next handle allocation (``cache_alloc_handle``) fails in both kernels."""
+        assert self.real is not None
+        self.pool.inject_alloc_failure(1)
+        real = self.real
+        self._real("fault injection", lambda: real.fail_allocs(1))
+
+    def _relocate(self) -> None:
+        """After compaction objects move: forget the pairing and pair again as they are now."""
+        self.m2r.clear()
+        self.r2m.clear()
+        for o in self.live.values():
+            self._locate(o)
+
+    # --- invariants ------------------------------------------------------------------------------
+
+    @invariant()
+    def same_total_pages(self) -> None:
+        if self.real is None:
+            return
+        want = self.pool.zs_get_total_pages()
+        real = self.real
+        got = self._real("zs_get_total_pages", real.total_pages).value
+        if want != got:
+            raise Disagreement("zs_get_total_pages()", want, got)
+
+    @invariant()
+    def same_class_stats(self) -> None:
+        if self.real is None:
+            return
+        want = {s.index: (s.obj_allocated, s.obj_used, s.fullness)
+                for s in self.pool.class_stats() if s.obj_allocated or any(s.fullness)}
+        real = self.real
+        got = self._real("class statistics", real.class_stats).value
+        if want != got:
+            raise Disagreement("per-class statistics (allocated, used, zspages per fullness "
+                               "group)", want, got)
+
+    def teardown(self) -> None:
+        if self.kernel is not None:
+            self.kernel.close()
+
+
+def _errno(pool: ZsPool, value: int) -> int:
+    if value == 0:
+        return 0
+    return value - (1 << (8 * pool.ws)) if value >> (8 * pool.ws - 1) else value
+
+
+def _errno_real(value: int) -> int:
+    return value if value <= 0 else 0
+
+
+def _show(pool: ZsPool, value: int) -> str:
+    e = _errno(pool, value)
+    return "0 (failure)" if value == 0 else (f"-{_name(-e)}" if e < 0 else "a handle")
+
+
+def _show_real(value: int) -> str:
+    return "0 (failure)" if value == 0 else (f"-{_name(-value)}" if value < 0 else "a handle")
+
+
+def _name(errno: int) -> str:
+    import errno as errno_mod
+
+    return errno_mod.errorcode.get(errno, str(errno))
+
+
+def zsmalloc_fidelity_machine(model_era: str, server: KernelServer
+                              ) -> type[ZsmallocFidelity]:
+    """The fidelity machine of the model's ``model_era`` against the real mm/zsmalloc.c built
+    in ``server``."""
+    safe = model_era.replace(".", "_")
+    cls = ZsmallocFidelity.fresh_class(f"ZsmallocFidelity_{safe}", model_era=model_era,
+                                       server=server)
+    assert issubclass(cls, ZsmallocFidelity)
+    return cls

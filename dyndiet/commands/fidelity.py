@@ -7,12 +7,18 @@ import json
 import shlex
 import sys
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kernel.sources import DEFAULT_KERNEL, PACKAGED, kernel_source
-from properties.fidelity import AREAS, AreaResult, run_area
 from properties.profiles import register_profiles
 from properties.runner import Budget
+
+if TYPE_CHECKING:
+    from properties.fidelity import AreaResult
+
+#: The areas ``--area`` names (properties.fidelity.AREAS; the kernel layer loads only when the
+#: command runs, so ``dyndiet --help`` does not pay for it).
+AREAS: tuple[str, ...] = ("dyndbg", "zsmalloc")
 
 HELP = ("hold the model against the kernel's own lib/dynamic_debug.c and mm/zsmalloc.c "
         "built in user space")
@@ -104,6 +110,8 @@ def as_json(results: list[AreaResult], args: argparse.Namespace) -> dict[str, An
 
 
 def run(args: argparse.Namespace) -> int:
+    from properties.fidelity import run_area
+
     register_profiles()
     source = kernel_source(args.kernel, args.kernel_tree)
     budget = Budget(max_examples=args.max_examples, stateful_step_count=args.steps,

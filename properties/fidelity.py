@@ -55,8 +55,10 @@ class AreaResult:
     error: str | None = None
 
 
-def _servers(stack: ExitStack, area: str, source: KernelSource,
-             sanitize: bool) -> dict[bool, KernelServer]:
+def start_servers(stack: ExitStack, area: str, source: KernelSource,
+                  sanitize: bool = False) -> dict[bool, KernelServer]:
+    """The fork servers of ``area`` (dyndbg: one per ``CONFIG_JUMP_LABEL`` setting), closed
+    with ``stack``."""
     if area == "dyndbg":
         return {jl: stack.enter_context(KernelServer(build(dyndbg_area(source, jl), source,
                                                            sanitize=sanitize)))
@@ -86,11 +88,14 @@ def zsmalloc_model_era(source: KernelSource) -> str:
     return ERA_CURRENT if "ZS_INUSE_RATIO_0" in text else ERA_V58
 
 
-def fidelity_machine(area: str, source: KernelSource,
-                     servers: dict[bool, KernelServer]) -> type[TracedMachine]:
+def fidelity_machine(area: str, source: KernelSource, servers: dict[bool, KernelServer], *,
+                     with_kernel: bool = True) -> type[TracedMachine]:
+    """The fidelity machine of ``area`` (the model's side alone when not ``with_kernel``)."""
     if area == "dyndbg":
-        return dyndbg_fidelity_machine(dyndbg_model_era(source), servers)
-    return zsmalloc_fidelity_machine(zsmalloc_model_era(source), servers[False])
+        return dyndbg_fidelity_machine(dyndbg_model_era(source), servers,
+                                       with_kernel=with_kernel)
+    return zsmalloc_fidelity_machine(zsmalloc_model_era(source), servers[False],
+                                     with_kernel=with_kernel)
 
 
 def model_era_name(area: str, source: KernelSource) -> str:
@@ -102,7 +107,7 @@ def run_area(area: str, source: KernelSource, budget: Budget, *,
     """Build ``area`` of ``source``, run its fidelity machine with ``budget``."""
     start = time.perf_counter()
     with ExitStack() as stack:
-        servers = _servers(stack, area, source, sanitize)
+        servers = start_servers(stack, area, source, sanitize)
         cls = fidelity_machine(area, source, servers)
         if budget.seed is not None:
             cls._hypothesis_internal_use_seed = budget.seed  # type: ignore[attr-defined]

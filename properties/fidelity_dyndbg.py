@@ -97,6 +97,8 @@ class DyndbgFidelity(TracedMachine):
     era: ClassVar[str] = "v6.12"
     #: One fork server per ``CONFIG_JUMP_LABEL`` setting, made by :func:`dyndbg_fidelity_machine`.
     servers: ClassVar[dict[bool, KernelServer]] = {}
+    #: False runs the model's side alone (``dyndiet bench`` measures the real code's cost).
+    with_kernel: ClassVar[bool] = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -139,10 +141,12 @@ class DyndbgFidelity(TracedMachine):
                                        builtin, ctx=ctx, vmlinux=image)
         messages: list[str] = []
         for name, val in params:  # ddebug_dyndbg_boot_param_cb, in command-line order
-            res = core.ddebug_exec_queries(self.model.design, val if val is not None else "+p",
-                                           None if name == "dyndbg" else name.split(".")[0])
-            messages.extend(res.messages)
+            done = core.ddebug_exec_queries(self.model.design, val if val is not None else "+p",
+                                            None if name == "dyndbg" else name.split(".")[0])
+            messages.extend(done.messages)
         self.model.late_init()
+        if not self.with_kernel:
+            return
         self.kernel = type(self).servers[jump_label].new_kernel()
         self.real = RealDyndbg(self.kernel)
         real = self.real
@@ -153,9 +157,10 @@ class DyndbgFidelity(TracedMachine):
     @traced
     def control_write(self, text: str) -> None:
         """``echo -n TEXT > /proc/dynamic_debug/control``."""
-        assert self.model is not None and self.real is not None
+        assert self.model is not None
         want = self.model.control_write(text)
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("control write", lambda: real.control_write(text))
         self._same("control write's return value", want.rc, got.value)
         self._same("control write's error lines", want.messages, error_lines(got))
@@ -164,9 +169,10 @@ class DyndbgFidelity(TracedMachine):
     @traced
     def control_read(self) -> None:
         """``cat /proc/dynamic_debug/control``."""
-        assert self.model is not None and self.real is not None
+        assert self.model is not None
         want = self.model.control_read()
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("control read", real.control_read)
         self._same("the control file", want, got.value)
 
@@ -174,7 +180,7 @@ class DyndbgFidelity(TracedMachine):
     @traced
     def insmod(self, module: ModuleSpec, param: str | None) -> None:
         """``insmod MODULE.ko [dyndbg=PARAM]``."""
-        assert self.model is not None and self.real is not None
+        assert self.model is not None
         if module.name in self.model.modules:
             return
         model = self.model
@@ -183,7 +189,8 @@ class DyndbgFidelity(TracedMachine):
         if param is not None:  # ddebug_dyndbg_module_param_cb: the module's dyndbg= runs
             want_log = core.ddebug_exec_queries(model.design, param, module.name).messages
         image = model.modules[module.name]
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("insmod", lambda: real.insmod(image, model.space, param,
                                                        param is not None))
         self._same("insmod's return value", want_rc, got.value)
@@ -193,12 +200,13 @@ class DyndbgFidelity(TracedMachine):
     @traced
     def rmmod(self, which: int) -> None:
         """``rmmod`` one loaded module."""
-        assert self.model is not None and self.real is not None
+        assert self.model is not None
         if not self.model.modules:
             return
         name = sorted(self.model.modules)[which % len(self.model.modules)]
         want = self.model.rmmod(name)
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("rmmod", lambda: real.rmmod(name))
         self._same("rmmod's return value", want, got.value)
 
@@ -206,7 +214,7 @@ class DyndbgFidelity(TracedMachine):
     @traced
     def hit(self, which: int, where: tuple[str, int]) -> None:
         """A ``pr_debug`` runs in a context on a CPU: what it prints, with its prefix."""
-        assert self.model is not None and self.real is not None
+        assert self.model is not None
         sites = self.model.callsites()
         if not sites:
             return
@@ -214,7 +222,8 @@ class DyndbgFidelity(TracedMachine):
         context, cpu = where
         ev = self.model.hit(image, k, context, cpu)
         want = None if ev is None else (ev.prefix, ev.message)
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("pr_debug", lambda: real.hit(image, k, context, cpu))
         self._same(f"what pr_debug at {image}:{k} in {context} on CPU{cpu} prints", want,
                    got.value)
@@ -223,7 +232,7 @@ class DyndbgFidelity(TracedMachine):
     @traced
     def inspect(self, which: int) -> None:
         """One callsite's metadata, flags and static key, as each kernel holds it."""
-        assert self.model is not None and self.real is not None
+        assert self.model is not None
         sites = self.model.callsites()
         if not sites:
             return
@@ -238,7 +247,8 @@ class DyndbgFidelity(TracedMachine):
                 key = bool(d.static_key_enabled(*found))
             want = RealSite(view.modname, view.function, view.filename, view.format,
                             view.lineno, view.class_id, view.flags, key)
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("callsite", lambda: real.site(image, k))
         self._same(f"callsite {image}:{k}", want, got.value)
 
@@ -247,10 +257,12 @@ class DyndbgFidelity(TracedMachine):
             self.kernel.close()
 
 
-def dyndbg_fidelity_machine(era: str, servers: dict[bool, KernelServer]
-                            ) -> type[DyndbgFidelity]:
-    """The fidelity machine of ``era`` against the real kernels in ``servers``."""
+def dyndbg_fidelity_machine(era: str, servers: dict[bool, KernelServer], *,
+                            with_kernel: bool = True) -> type[DyndbgFidelity]:
+    """The fidelity machine of ``era`` against the real kernels in ``servers`` (the model's
+    side alone when not ``with_kernel``)."""
     safe = era.replace(".", "_")
-    cls = DyndbgFidelity.fresh_class(f"DyndbgFidelity_{safe}", era=era, servers=servers)
+    cls = DyndbgFidelity.fresh_class(f"DyndbgFidelity_{safe}", era=era, servers=servers,
+                                     with_kernel=with_kernel)
     assert issubclass(cls, DyndbgFidelity)
     return cls

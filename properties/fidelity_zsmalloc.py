@@ -64,6 +64,8 @@ class ZsmallocFidelity(TracedMachine):
 
     model_era: ClassVar[str] = ERA_CURRENT
     server: ClassVar[KernelServer | None] = None
+    #: False runs the model's side alone (``dyndiet bench`` measures the real code's cost).
+    with_kernel: ClassVar[bool] = True
     objects = Bundle("objects")
 
     def __init__(self) -> None:
@@ -128,7 +130,8 @@ class ZsmallocFidelity(TracedMachine):
     def create(self) -> None:
         """``zs_create_pool("dyndiet")`` in both kernels."""
         server = type(self).server
-        assert server is not None
+        if not self.with_kernel or server is None:
+            return
         self.kernel = server.new_kernel()
         self.real = RealZsPool(self.kernel)
         real = self.real
@@ -139,11 +142,16 @@ class ZsmallocFidelity(TracedMachine):
     @traced
     def malloc(self, size: int, seed: int, gfp: int) -> Any:
         """``zs_malloc(pool, size, gfp)``, then the whole object written."""
-        assert self.real is not None
         want = self.pool.zs_malloc(size, gfp)
-        real = self.real
-        got = self._real("zs_malloc", lambda: real.malloc(size, gfp)).value
         want_ok = want != 0 and not self.pool.is_err_value(want)
+        if (real := self.real) is None:
+            if not want_ok:
+                return multiple()
+            obj = Obj(want, 0, size, seed)
+            self._model_write(want, PATTERN[seed:seed + size])
+            self.live[want] = obj
+            return obj
+        got = self._real("zs_malloc", lambda: real.malloc(size, gfp)).value
         got_ok = got > 0
         if want_ok != got_ok or (not want_ok and _errno(self.pool, want) != _errno_real(got)):
             raise Disagreement(f"zs_malloc({size})", _show(self.pool, want), _show_real(got))
@@ -161,19 +169,19 @@ class ZsmallocFidelity(TracedMachine):
     @traced
     def free(self, obj: Obj) -> None:
         """``zs_free``."""
-        assert self.real is not None
         self.pool.zs_free(obj.model)
-        real = self.real
-        self._real("zs_free", lambda: real.free(obj.real))
         self.live.pop(obj.model, None)
+        if (real := self.real) is None:
+            return
+        self._real("zs_free", lambda: real.free(obj.real))
 
     @rule(obj=objects)
     @traced
     def read(self, obj: Obj) -> None:
         """Read the whole object back from both pools."""
-        assert self.real is not None
         want = self.pool.read_payload(obj.model, obj.size)
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("read", lambda: real.read(obj.real, obj.size)).value
         if want != got or want != PATTERN[obj.seed:obj.seed + obj.size]:
             raise Disagreement(f"the bytes of a {obj.size}-byte object", want, got)
@@ -183,9 +191,9 @@ class ZsmallocFidelity(TracedMachine):
     @traced
     def compact(self) -> None:
         """``zs_compact`` (the shrinker)."""
-        assert self.real is not None
         want = self.pool.zs_compact()
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("zs_compact", real.compact).value
         if want != got:
             raise Disagreement("zs_compact's return value (pages freed)", want, got)
@@ -195,10 +203,10 @@ class ZsmallocFidelity(TracedMachine):
     @traced
     def migrate(self, obj: Obj) -> None:
         """Migrate the page where ``obj`` starts (isolate, migrate, put back)."""
-        assert self.real is not None
         loc = self.pool.object_location(obj.model)
         want = self.pool.zs_page_migrate(loc.page_addr)
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("page migration", lambda: real.migrate_object_page(obj.real)).value
         if want != got:
             raise Disagreement("page migration's return value", want, got)
@@ -207,9 +215,9 @@ class ZsmallocFidelity(TracedMachine):
     @traced
     def fail_alloc(self) -> None:
         """The next handle allocation (``cache_alloc_handle``) fails in both kernels."""
-        assert self.real is not None
         self.pool.inject_alloc_failure(1)
-        real = self.real
+        if (real := self.real) is None:
+            return
         self._real("fault injection", lambda: real.fail_allocs(1))
 
     def _relocate(self) -> None:
@@ -223,21 +231,19 @@ class ZsmallocFidelity(TracedMachine):
 
     @invariant()
     def same_total_pages(self) -> None:
-        if self.real is None:
-            return
         want = self.pool.zs_get_total_pages()
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("zs_get_total_pages", real.total_pages).value
         if want != got:
             raise Disagreement("zs_get_total_pages()", want, got)
 
     @invariant()
     def same_class_stats(self) -> None:
-        if self.real is None:
-            return
         want = {s.index: (s.obj_allocated, s.obj_used, s.fullness)
                 for s in self.pool.class_stats() if s.obj_allocated or any(s.fullness)}
-        real = self.real
+        if (real := self.real) is None:
+            return
         got = self._real("class statistics", real.class_stats).value
         if want != got:
             raise Disagreement("per-class statistics (allocated, used, zspages per fullness "
@@ -273,12 +279,12 @@ def _name(errno: int) -> str:
     return errno_mod.errorcode.get(errno, str(errno))
 
 
-def zsmalloc_fidelity_machine(model_era: str, server: KernelServer
-                              ) -> type[ZsmallocFidelity]:
+def zsmalloc_fidelity_machine(model_era: str, server: KernelServer | None, *,
+                              with_kernel: bool = True) -> type[ZsmallocFidelity]:
     """The fidelity machine of the model's ``model_era`` against the real mm/zsmalloc.c built
     in ``server``."""
     safe = model_era.replace(".", "_")
     cls = ZsmallocFidelity.fresh_class(f"ZsmallocFidelity_{safe}", model_era=model_era,
-                                       server=server)
+                                       server=server, with_kernel=with_kernel)
     assert issubclass(cls, ZsmallocFidelity)
     return cls

@@ -328,7 +328,7 @@ def shrink(state: ZsState) -> tuple[int, int]:
     _context(state, "process", 0)
     out = (_UL * 2)()
     state.lib.h_zs_shrink(out)
-    return _signed(int(out[0])), _signed(int(out[1]))
+    return int(out[0]), int(out[1])
 
 
 def migrate(state: ZsState, page_index: int) -> int:
@@ -481,7 +481,8 @@ class RealZsPool:
         return self._call("pages_compacted")
 
     def shrink(self) -> CallResult:
-        """The registered shrinker's count_objects, then scan_objects: value (count, scan)."""
+        """The registered shrinker's count_objects, then scan_objects: value (count, scan),
+        as unsigned longs (scan ``SHRINK_STOP`` = 2**64 - 1 when nothing was freed)."""
         return self._call("shrink")
 
     def migrate(self, page_index: int) -> CallResult:

@@ -167,6 +167,8 @@ void dd_local_unlock(local_lock_t *l, const char *file, int line)
 extern char __start_dd_zs_percpu[];
 extern char __stop_dd_zs_percpu[];
 unsigned long dd_zs_percpu_offset[HARNESS_NR_CPUS];
+/* each CPU's copy (kept here so the compiler sees it escape: the offsets are integers) */
+static char *percpu_copy[HARNESS_NR_CPUS];
 
 /* At load (before any kernel code runs): every CPU but 0 gets a copy of the initial area. */
 __attribute__((constructor)) static void dd_zs_percpu_setup(void)
@@ -180,7 +182,9 @@ __attribute__((constructor)) static void dd_zs_percpu_setup(void)
 		if (!copy)
 			abort();
 		memcpy(copy, __start_dd_zs_percpu, n);
-		dd_zs_percpu_offset[cpu] = (unsigned long)(copy - __start_dd_zs_percpu);
+		percpu_copy[cpu] = copy;
+		dd_zs_percpu_offset[cpu] = (unsigned long)copy -
+					   (unsigned long)__start_dd_zs_percpu;
 	}
 }
 

@@ -87,6 +87,22 @@ def features(source: KernelSource) -> ZsFeatures:
     )
 
 
+#: Where might_alloc() is: the slab and page allocators' "sleeping function called from
+#: invalid context" splat names its might_sleep_if() line.
+MIGHT_ALLOC_HEADER = "include/linux/sched/mm.h"
+
+
+def might_alloc_line(source: KernelSource) -> int:
+    """The line of ``might_sleep_if(gfpflags_allow_blocking(gfp_mask))`` in the tree's
+    ``include/linux/sched/mm.h`` (0 when it is not there)."""
+    try:
+        lines = source.path(MIGHT_ALLOC_HEADER).read_text(errors="replace").splitlines()
+    except OSError:
+        return 0
+    return next((i for i, ln in enumerate(lines, 1)
+                 if "might_sleep_if(gfpflags_allow_blocking(gfp_mask))" in ln), 0)
+
+
 def zsmalloc_area(source: KernelSource) -> Area:
     """The build of ``source``'s ``mm/zsmalloc.c`` (features from its text)."""
     feats = features(source)
@@ -101,8 +117,11 @@ def zsmalloc_area(source: KernelSource) -> Area:
         cflags.append("-DDD_ZS_FINE_FULLNESS=1")
     if feats.class_lock:
         cflags.append("-DDD_ZS_CLASS_LOCK=1")
+    line = might_alloc_line(source)
+    if line:
+        cflags.append(f"-DDD_MIGHT_ALLOC_LINE={line}")
     return Area(name="zsmalloc", glue=("zsmalloc/glue.c", "zsmalloc/shim.c"), kernel_units=(),
-                kernel_files=("mm/zsmalloc.c", "include/linux/zsmalloc.h"),
+                kernel_files=("mm/zsmalloc.c", "include/linux/zsmalloc.h", MIGHT_ALLOC_HEADER),
                 shim_include=("zsmalloc/include",), binding="kernel.zsmalloc",
                 cflags=tuple(cflags))
 

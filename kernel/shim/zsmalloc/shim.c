@@ -190,11 +190,32 @@ __attribute__((constructor)) static void dd_zs_percpu_setup(void)
 
 /* --- slab ------------------------------------------------------------------------------------ */
 
+/*
+ * include/linux/sched/mm.h might_alloc(), which the slab and page allocators call first: its
+ * might_sleep_if() reports the header's line (DD_MIGHT_ALLOC_LINE, found in the tree by
+ * kernel/zsmalloc.py), as the kernel's splat does; the caller's site follows as a log line,
+ * where the kernel prints a stack trace.
+ */
+void dd_might_alloc(gfp_t gfp, const char *file, int line)
+{
+	struct harness_cpu *c = harness_this_cpu();
+	int splat = c->preempt_count != 0 || c->irqs_disabled;
+
+	if (!gfpflags_allow_blocking(gfp))
+		return;
+#ifdef DD_MIGHT_ALLOC_LINE
+	harness_might_sleep("include/linux/sched/mm.h", DD_MIGHT_ALLOC_LINE);
+	if (splat)
+		harness_logf(4, "might_alloc() called from %s:%d", file, line);
+#else
+	(void)splat;
+	harness_might_sleep(file, line);
+#endif
+}
+
 void *dd_kmalloc(size_t size, gfp_t gfp, int zero, const char *file, int line)
 {
-	/* mm/slab.h slab_pre_alloc_hook: might_alloc(flags) */
-	if (gfpflags_allow_blocking(gfp))
-		harness_might_sleep(file, line);
+	dd_might_alloc(gfp, file, line);
 	return harness_kmalloc(size, zero || (gfp & __GFP_ZERO));
 }
 
@@ -263,8 +284,7 @@ void *dd_kmem_cache_alloc(struct kmem_cache *c, gfp_t gfp, int zero, const char 
 {
 	void *p;
 
-	if (gfpflags_allow_blocking(gfp))
-		harness_might_sleep(file, line);
+	dd_might_alloc(gfp, file, line);
 	p = harness_kmalloc(c->size, zero || (gfp & __GFP_ZERO));
 	if (p)
 		c->live++;
@@ -351,8 +371,7 @@ struct page *dd_alloc_page(gfp_t gfp, const char *file, int line)
 	struct page *page;
 	long idx;
 
-	if (gfpflags_allow_blocking(gfp))
-		harness_might_sleep(file, line);
+	dd_might_alloc(gfp, file, line);
 	if (!dd_zs_pages || dd_zs_fail_pages > 0) {
 		if (dd_zs_fail_pages > 0)
 			dd_zs_fail_pages--;

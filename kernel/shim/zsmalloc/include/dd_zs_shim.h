@@ -420,6 +420,8 @@ void cpuhp_remove_state(enum cpuhp_state state);
 #define GFP_HIGHUSER (GFP_USER | __GFP_HIGHMEM)
 #define GFP_HIGHUSER_MOVABLE (GFP_HIGHUSER | __GFP_MOVABLE)
 static inline bool gfpflags_allow_blocking(gfp_t gfp) { return !!(gfp & __GFP_DIRECT_RECLAIM); }
+void dd_might_alloc(gfp_t gfp, const char *file, int line);
+#define might_alloc(gfp) dd_might_alloc(gfp, __FILE__, __LINE__)
 
 /* ---- slab ------------------------------------------------------------------------------------ */
 

@@ -1,0 +1,2 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* dyndiet shim: stands in for include/linux/kallsyms.h (nothing of it is used). */

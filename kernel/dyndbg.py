@@ -216,7 +216,7 @@ def rmmod(state: State, name: str) -> int:
 
 
 def hit(state: State, name: str, k: int, context: int, cpu: int, pid: int,
-        text: str) -> str | None | int:
+        text: str) -> str | int | None:
     img = state.images.get(name)
     if img is None:
         return None

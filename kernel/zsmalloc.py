@@ -290,6 +290,17 @@ def free(state: ZsState, handle: int, context: str = "process", cpu: int = 0) ->
     return int(state.lib.h_zs_free(handle & _MASK64))
 
 
+def malloc_write(state: ZsState, size: int, gfp: int, data: bytes, context: str = "process",
+                 cpu: int = 0) -> int:
+    """``zs_malloc`` and, when it succeeded, a ``ZS_MM_WO`` write of ``data``: the handle."""
+    handle = malloc(state, size, gfp, context, cpu)
+    if handle > 0 and data:
+        rc = write(state, handle, data, context, cpu)
+        if rc:
+            raise ValueError(f"write of {len(data)} bytes into a {size}-byte object: {rc}")
+    return handle
+
+
 def payload_size(state: ZsState, handle: int) -> int:
     _context(state, "process", 0)
     return int(state.lib.h_zs_payload_size(handle & _MASK64))

@@ -191,11 +191,11 @@ def control_write(state: State, data: bytes) -> int:
     return int(state.lib.h_control_write(data, len(data)))
 
 
-def control_read(state: State) -> str | int:
+def control_read(state: State, chunk: int = READ_CHUNK) -> str | int:
     cap = 1 << 16
     while True:
         buf = ctypes.create_string_buffer(cap)
-        n = int(state.lib.h_control_read(buf, cap, READ_CHUNK))
+        n = int(state.lib.h_control_read(buf, cap, chunk))
         if n < 0:
             return n
         if n < cap:
@@ -334,12 +334,13 @@ class RealDyndbg:
 
     def control_write(self, text: str) -> CallResult:
         """``write(2)`` of ``text`` (latin-1) to the control file; value: bytes written or
-        -errno."""
+        -errno (-ENOENT when a failed init made no control file)."""
         return self._call("control_write", text.encode("latin-1"))
 
-    def control_read(self) -> CallResult:
-        """``cat`` of the control file; value: the whole text."""
-        return self._call("control_read")
+    def control_read(self, *, chunk: int = READ_CHUNK) -> CallResult:
+        """``cat`` of the control file, ``read(2)`` by ``chunk`` bytes; value: the whole text
+        (or -ENOENT when a failed init made no control file)."""
+        return self._call("control_read", chunk)
 
     def insmod(self, image: ModuleImage, space: AddressSpace, dyndbg: str | None,
                with_param: bool) -> CallResult:

@@ -195,3 +195,62 @@ def test_features_come_from_the_source(server: tuple[str, bool, KernelServer]) -
     assert ("DYNDIET_MODULE_NOTIFIER" in feats) == (version == "6.12")
     assert ("DYNDIET_SOURCENAME" in feats) == (version == "6.12")
     assert "DYNDIET_CLASSES" in feats
+
+
+def test_a_large_control_file_read_in_small_chunks(server: tuple[str, bool, KernelServer]
+                                                   ) -> None:
+    version, jump_label, srv = server
+    era = ERAS[version]
+    sites = tuple(CallsiteSpec("big", f"fn{i % 7}", f"drivers/big/f{i % 5}.c",
+                               f"message number {i} with some text\n", 100 + i)
+                  for i in range(250))
+    # one line longer than a page: seq_read starts again with a bigger buffer
+    sites += (CallsiteSpec("big", "huge", "drivers/big/h.c", "y" * 4090, 99),)
+    builtin = (*BUILTIN, ModuleSpec("big", sites, builtin=True))
+    abi = get_abi("x86_64")
+    space = AddressSpace(abi)
+    image = link_vmlinux(space, era, jump_label, builtin)
+    model = DyndbgKernel.boot(builtin_designs()["section"], abi, era, jump_label, builtin,
+                              space=space, vmlinux=image)
+    k = srv.new_kernel()
+    try:
+        real = RealDyndbg(k)
+        assert real.boot(image, space, jump_label).value == 0
+        want = model.control_read()
+        assert len(want) > 4 * 4096  # many reads of one seq_file buffer
+        assert real.control_read().value == want
+        assert real.control_read(chunk=100).value == want
+        assert real.control_read(chunk=1).value[:300] == want[:300]
+    finally:
+        k.close()
+
+
+def test_an_empty_builtin_table_fails_init_and_makes_no_control_file(
+        server: tuple[str, bool, KernelServer]) -> None:
+    version, jump_label, srv = server
+    space = AddressSpace(get_abi("x86_64"))
+    image = link_vmlinux(space, ERAS[version], jump_label, ())
+    k = srv.new_kernel()
+    try:
+        real = RealDyndbg(k)
+        res = real.boot(image, space, jump_label)
+        assert res.value == 1
+        assert res.log == ("dyndbg: _ddebug table is empty in a CONFIG_DYNAMIC_DEBUG build",)
+        assert real.control_read().value == -2
+        assert real.control_write("+p").value == -2
+    finally:
+        k.close()
+
+
+def test_an_odd_pointer_stays_odd(booted: Booted) -> None:
+    image = _module(booted)
+    booted.real.insmod(image, booted.space, None, False)
+    seen = []
+    for k, c in enumerate(image.callsites):
+        addrs = booted.real.site_addrs("m", k).value
+        seen += [(h & 1, m & 1) for h, m in zip(addrs[1:5], addrs[5:9], strict=True)]
+        assert addrs[5:9] == (c.modname, c.function, c.filename, c.format)
+    assert all(h == m for h, m in seen)
+    assert (1, 1) in seen, "the module's layout gave no odd pointer"
+    site = booted.real.site("m", 0).value
+    assert isinstance(site, RealSite) and site.modname == "m"

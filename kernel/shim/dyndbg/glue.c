@@ -65,6 +65,9 @@ struct h_image {
 	int nclasses;
 };
 
+/* dynamic_debug_init_control created the control file (it does not after a failed init) */
+static int h_control_exists;
+
 static struct h_region h_regions[H_MAX_REGIONS];
 static int h_nregions;
 static struct h_image h_images[H_MAX_IMAGES];
@@ -221,7 +224,7 @@ int h_boot(int img, const char *cmdline)
 	harness___stop___dyndbg_classes = (void *)(im->classes + im->nclasses);
 	saved_command_line = kstrdup(cmdline ? cmdline : "", GFP_ATOMIC);
 	rc = dynamic_debug_init();
-	dynamic_debug_init_control();
+	h_control_exists = dynamic_debug_init_control() == 0;
 	im->loaded = 1;
 	HARNESS_LEAVE();
 	return rc;
@@ -250,7 +253,8 @@ int h_exec_queries(const char *query, const char *modname)
 	return rc;
 }
 
-/* write(2) of len bytes at ubuf to the control file (open, write, release). */
+/* write(2) of len bytes at ubuf to the control file (open, write, release); -ENOENT when
+ * dynamic_debug_init_control made no control file. */
 long h_control_write(const char *ubuf, unsigned long len)
 {
 	struct file f = { 0 };
@@ -259,7 +263,7 @@ long h_control_write(const char *ubuf, unsigned long len)
 	long rc;
 
 	HARNESS_ENTER(-1000);
-	rc = ddebug_proc_open(&ino, &f);
+	rc = h_control_exists ? ddebug_proc_open(&ino, &f) : -ENOENT;
 	if (!rc) {
 		rc = ddebug_proc_write(&f, ubuf, len, &pos);
 		seq_release_private(&ino, &f);
@@ -279,7 +283,7 @@ long h_control_read(char *out, unsigned long cap, unsigned long chunk)
 	long rc;
 
 	HARNESS_ENTER(-1000);
-	rc = ddebug_proc_open(&ino, &f);
+	rc = h_control_exists ? ddebug_proc_open(&ino, &f) : -ENOENT;
 	if (!rc) {
 		while (total < cap) {
 			unsigned long want = cap - total < chunk ? cap - total : chunk;

@@ -632,8 +632,8 @@ static int last_level = 4;
 
 /* kernel/printk/printk.c, reduced: the KERN_<n> prefix gives the level (default
  * MESSAGE_LOGLEVEL_DEFAULT, 4; KERN_CONT keeps the previous line's), one trailing newline is
- * dropped, the line goes to harness_log(level, text).  A NUL that %c wrote ends the text the
- * harness keeps (the kernel's record would hold it). */
+ * dropped, the line goes to harness_log(level, text).  A NUL byte (%c of 0) stays in the
+ * kernel's record; the harness takes C strings, so it is written "\x00", as /dev/kmsg shows it. */
 int vprintk(const char *fmt, va_list args)
 {
 	char text[SHIM_PRINTK_MAX];
@@ -662,9 +662,17 @@ int vprintk(const char *fmt, va_list args)
 		len--;
 	{
 		char line[SHIM_PRINTK_MAX];
+		int i, j;
 
-		memcpy(line, t, len);
-		line[len] = '\0';
+		for (i = j = 0; i < len && j < SHIM_PRINTK_MAX - 5; i++) {
+			if (t[i]) {
+				line[j++] = t[i];
+			} else {	/* as /dev/kmsg shows it */
+				memcpy(line + j, "\\x00", 4);
+				j += 4;
+			}
+		}
+		line[j] = '\0';
 		harness_log(level, line);
 	}
 	return len;

@@ -207,7 +207,8 @@ class ZsmallocFidelity(TracedMachine):
         want = self.pool.zs_page_migrate(loc.page_addr)
         if (real := self.real) is None:
             return
-        got = self._real("page migration", lambda: real.migrate_object_page(obj.real)).value
+        page = self._real("location", lambda: real.location_full(obj.real)).value.page_index
+        got = self._real("page migration", lambda: real.migrate(page)).value
         if want != got:
             raise Disagreement("page migration's return value", want, got)
 
@@ -218,7 +219,7 @@ class ZsmallocFidelity(TracedMachine):
         self.pool.inject_alloc_failure(1)
         if (real := self.real) is None:
             return
-        self._real("fault injection", lambda: real.fail_allocs(1))
+        self._real("fault injection", lambda: real.fail_allocs(1))  # the slab's next alloc
 
     def _relocate(self) -> None:
         """After compaction objects move: forget the pairing and pair again as they are now."""
@@ -244,7 +245,9 @@ class ZsmallocFidelity(TracedMachine):
                 for s in self.pool.class_stats() if s.obj_allocated or any(s.fullness)}
         if (real := self.real) is None:
             return
-        got = self._real("class statistics", real.class_stats).value
+        rows = self._real("class statistics", real.class_stats).value
+        # (index, size, pages_per_zspage, objs_per_zspage, *fullness groups, allocated, used)
+        got = {r[0]: (r[-2], r[-1], tuple(r[4:-2])) for r in rows}
         if want != got:
             raise Disagreement("per-class statistics (allocated, used, zspages per fullness "
                                "group)", want, got)

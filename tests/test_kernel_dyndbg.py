@@ -155,6 +155,7 @@ def test_a_hit_in_hardirq_with_t_prints_intr(booted: Booted) -> None:
     assert got.value == ("<intr> ", "probe %d\n")
     assert got.log == ("<intr> probe %d",)
     assert got.events[0].line == 7  # KERN_DEBUG
+    assert got.splats == ()  # nothing sleeps on the print path
     for context, cpu in (("hardirq", 1), ("softirq", 0), ("process", 1)):
         ev = booted.model.hit("vmlinux", k, context, cpu)
         assert ev is not None

@@ -61,6 +61,11 @@ def test_common_queries(era: str) -> None:
     assert ok(era, "line 3-7 +p").query == Query(first_lineno=3, last_lineno=7)
     assert ok(era, "line -7 +p").query == Query(first_lineno=0, last_lineno=7)
     assert ok(era, "line +5 +p").query == Query(first_lineno=5, last_lineno=5)  # kstrtouint
+    # "special case for last lineno not specified": an empty (or 0) last line is UINT_MAX, in
+    # every era (v5.8's ddebug_parse_query had it inline before parse_linerange was split out)
+    assert ok(era, "line 10- +p").query == Query(first_lineno=10, last_lineno=UINT_MAX)
+    assert ok(era, "line 10-0 +p").query == Query(first_lineno=10, last_lineno=UINT_MAX)
+    assert ok(era, "line - +p").query == Query(first_lineno=0, last_lineno=UINT_MAX)
     assert ok(era, "format 'two words' +p").query == Query(format="two words")
     assert ok(era, 'format "a\\040b\\tc\\012" +p').query == Query(format="a b\tc\n")
     assert ok(era, "func a* file *.c +p # a comment =x").query == Query(filename="*.c",
@@ -76,12 +81,11 @@ def test_era_specific_syntax() -> None:
     assert ok("v6.1", "file a.c:10-20 +p").query == Query(filename="a.c", first_lineno=10,
                                                           last_lineno=20)
     assert ok("v6.1", "file a.c:*x +p").query == Query(filename="a.c", function="*x")
-    assert ok("v6.1", "line 10- +p").query == Query(first_lineno=10, last_lineno=UINT_MAX)
     assert ok("v6.1", "class DRM_UT_CORE +p").query == Query(class_string="DRM_UT_CORE")
     # v5.8 knew none of these
     assert ok("v5.8", "file drivers/a.c:probe -p").query == Query(filename="drivers/a.c:probe")
-    assert bad("v5.8", "line 10- +p") == (
-        "dynamic_debug:ddebug_parse_query: last-line:0 < 1st-line:10",
+    assert bad("v5.8", "line 10-5 +p") == (
+        "dynamic_debug:ddebug_parse_query: last-line:5 < 1st-line:10",
         "dynamic_debug:ddebug_exec_query: query parse failed")
     assert bad("v5.8", "class X +p") == (
         'dynamic_debug:ddebug_parse_query: unknown keyword "class"',
@@ -185,6 +189,18 @@ def test_write_returns_length_or_last_error_and_applies_the_good_queries() -> No
     assert k.control_write("").rc == 0
     big = k.control_write("x" * 4096)
     assert big.rc == -7 and big.messages == ("dyndbg: expected <4096 bytes into control",)
+
+
+@pytest.mark.parametrize("era", ["v5.8", "v6.1"])
+def test_an_open_ended_line_range_matches_to_the_end(era: str) -> None:
+    """``line N-`` is N..UINT_MAX in v5.8 as in v6.1 (v5.8.1 lib/dynamic_debug.c:
+    ddebug_parse_query, "special case for last lineno not specified")."""
+    k = _kernel(era)
+    text = "module moda line 10- +p"
+    r = k.control_write(text)
+    assert r.rc == len(text) and r.exec is not None and r.exec.nfound == 2  # lines 10 and 20
+    enabled = {ln.split(" [")[0] for ln in k.control_read().splitlines() if " =p " in ln}
+    assert enabled == {"drivers/a.c:10", "drivers/a.c:20"}
 
 
 def test_class_queries() -> None:

@@ -5,16 +5,15 @@ Three eras, read from ``lib/dynamic_debug.c`` and ``include/linux/dynamic_debug.
 * ``v5.8`` (mainline of July 2020, what the 2020 diet series was written against): flags
   ``p m f l t _``; no ``file foo.c:func`` syntax, no ``^`` anchor, no ``class``; a
   ``$mod.dyndbg=`` module name is set before parsing, so a ``module`` keyword in the query is
-  a duplicate; ``line N-`` is rejected (last 0 < first); ``ddebug_change()`` flips the static
-  key on the *modifier* flags (``flags & _DPRINTK_FLAGS_PRINT``), so ``+m`` on an enabled
-  callsite disables its key (fixed by ee879be38bc8 in 6.1); tables are ``list_add_tail()``-ed
-  and walked 0..N; the control file escapes ``\\t\\r\\n"`` in
-  octal (``seq_escape``); messages carry ``pr_fmt`` = ``"dynamic_debug:<function>: "``;
-  ``dynamic_emit_prefix()`` always runs; ``PREFIX_SIZE`` 64.
+  a duplicate; ``ddebug_change()`` flips the static key on the *modifier* flags (``flags &
+  _DPRINTK_FLAGS_PRINT``), so ``+m`` on an enabled callsite disables its key (fixed by
+  ee879be38bc8 in 6.1); tables are ``list_add_tail()``-ed and walked 0..N; the control file
+  escapes ``\\t\\r\\n"`` in octal (``seq_escape``); messages carry ``pr_fmt`` =
+  ``"dynamic_debug:<function>: "``; ``dynamic_emit_prefix()`` always runs; ``PREFIX_SIZE`` 64.
 * ``v6.1`` (driver-core-6.1-rc1): ``class_id:6`` in the record and the ``class`` keyword,
-  ``file:func`` / ``file:N-M``, ``format ^anchored``, ``line N-`` open-ended (``UINT_MAX``),
-  static-key fix, ``list_add_tail()`` again (2ad556f70043 undid 5.9's LIFO ``list_add()``)
-  and the reversed callsite walk (773beabbb8e8), ``ESCAPE_SPACE`` in the control file (47ea6f99d06e), the query's module
+  ``file:func`` / ``file:N-M``, ``format ^anchored``, static-key fix, ``list_add_tail()``
+  again (2ad556f70043 undid 5.9's LIFO ``list_add()``) and the reversed callsite walk
+  (773beabbb8e8), ``ESCAPE_SPACE`` in the control file (47ea6f99d06e), the query's module
   overriding ``$mod.dyndbg`` (e75ef56f7496), ``pr_fmt`` ``"dyndbg: "``, the prefix skipped when
   no decoration flag is set (``_DPRINTK_FLAGS_INCL_ANY``).  Flags ``p m f l t _``.
 * ``v6.12`` (Debian's linux-source-6.12, checked against the real file by ``dyndiet
@@ -22,6 +21,12 @@ Three eras, read from ``lib/dynamic_debug.c`` and ``include/linux/dynamic_debug.
   between ``f`` and ``l``, and ``PREFIX_SIZE`` 128.
 * ``v6.19``: v6.1 plus ``s`` (``_DPRINTK_FLAGS_INCL_SOURCENAME``, ~6.4) and ``d``
   (``_DPRINTK_FLAGS_INCL_STACK``, 6.19); ``PREFIX_SIZE`` 128.  Same record layout as v6.1.
+
+Not a difference: ``line N-`` (an empty, or 0, last line number) means N..``UINT_MAX`` in every
+era.  v5.8.1's ``ddebug_parse_query`` has the "special case for last lineno not specified"
+inline in its ``line`` branch (lines 365-367); 5.9 moved it unchanged into ``parse_linerange``
+(6.1: lines 369-371, 6.12: lines 370-372).  The ``open_ended_lines`` field that once said v5.8
+rejected it is gone.
 """
 
 from __future__ import annotations
@@ -68,8 +73,6 @@ class Era:
     file_colon: bool
     #: ``format ^prefix`` (5.9-rc1).
     format_anchor: bool
-    #: ``line N-`` means N..UINT_MAX (5.9); otherwise last 0 < first is an error.
-    open_ended_lines: bool
     #: ``$mod.dyndbg=`` applies only when the query names no module (e75ef56f7496, 6.1);
     #: otherwise it is set first and a ``module`` keyword is a duplicate.
     query_module_overrides: bool
@@ -119,11 +122,11 @@ _V619_OPTS = ((_DPRINTK_FLAGS_PRINT, "p"), (_DPRINTK_FLAGS_INCL_MODNAME, "m"),
               (_DPRINTK_FLAGS_INCL_STACK, "d"), (_DPRINTK_FLAGS_NONE, "_"))
 
 V5_8 = Era("v5.8", "v5.8", _V58_OPTS, has_class=False, file_colon=False, format_anchor=False,
-           open_ended_lines=False, query_module_overrides=False, static_key_uses_newflags=False,
+           query_module_overrides=False, static_key_uses_newflags=False,
            tables_in_add_order=True, reverse_callsite_walk=False, escape_space=False,
            prefix_fast_path=False, prefix_size=64, short_pr_fmt=False, section="__verbose")
 V6_1 = Era("v6.1", "v6.1", _V58_OPTS, has_class=True, file_colon=True, format_anchor=True,
-           open_ended_lines=True, query_module_overrides=True, static_key_uses_newflags=True,
+           query_module_overrides=True, static_key_uses_newflags=True,
            tables_in_add_order=True, reverse_callsite_walk=True, escape_space=True,
            prefix_fast_path=True, prefix_size=64, short_pr_fmt=True, section="__dyndbg")
 _V612_OPTS = tuple(o for o in _V619_OPTS if o[1] != "d")

@@ -158,7 +158,9 @@ def parse_lineno(era: Era, s: str) -> int:
 
 def parse_linerange(era: Era, q: dict[str, object], first: str) -> None:
     """lib/dynamic_debug.c:parse_linerange (v5.9+; inline in v5.8's ``ddebug_parse_query``):
-    ``N``, ``N-M``, ``-M``, ``N-`` (v5.9+: open-ended), once per query."""
+    ``N``, ``N-M``, ``-M``, once per query; an empty or 0 last line is ``UINT_MAX`` ("special
+    case for last lineno not specified", in every era: v5.8.1 lines 365-367), so ``N-`` runs
+    to the end and only an explicit last line below the first is rejected."""
     fn = "parse_linerange" if era.file_colon else "ddebug_parse_query"
     if q["first_lineno"] or q["last_lineno"]:
         raise _Reject([era.pr_err(fn, "match-spec: line used 2x")])
@@ -166,7 +168,7 @@ def parse_linerange(era: Era, q: dict[str, object], first: str) -> None:
     first_lineno = parse_lineno(era, lo)
     if sep:
         last_lineno = parse_lineno(era, hi)
-        if era.open_ended_lines and last_lineno == 0:
+        if last_lineno == 0:
             last_lineno = UINT_MAX
         if last_lineno < first_lineno:
             q["first_lineno"], q["last_lineno"] = first_lineno, last_lineno

@@ -34,7 +34,7 @@ from model.context import KernelContext
 from model.designs import builtin_designs
 from model.designs.harness import DyndbgKernel
 from model.dyndbg import core
-from model.dyndbg.callsite import ModuleSpec
+from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
 from model.errors import KernelBug
 from model.linker import link_vmlinux
 from model.memory import AddressSpace
@@ -64,8 +64,47 @@ def error_lines(res: CallResult) -> tuple[str, ...]:
                  if e.kind == "log" and e.line <= ERROR_LEVEL)
 
 
+#: Queries the design machine's pool does not hold, for corners of the real parser: the ``s``
+#: and ``d`` flags (one era has them, another rejects them), open-ended line ranges, the ``^``
+#: anchor, quoted words with escapes, a NUL byte inside a write (``memdup_user_nul`` in
+#: ``ddebug_proc_write``: the kernel parses up to it), blank and separator-only writes.
+EXTRA_QUERIES: tuple[str, ...] = (
+    "+s", "-s", "=pmfslt", "+pmfsl", "+d", "=pmfsltd", "+pmflt", "=_",
+    "line 10-", "module foo line 1- +p", "file *.c:10- =pf", "file a.c:1-2 +p",
+    "func *probe* +pmfsl", "format ^probe +p", 'format "^probe %d" +p',
+    "format \"say \\\"hi\\\"\" +p", 'format "a\\tb" +p', "format 'ok' +p",
+    'module "foo" +p', "  +p  ", "module foo; module bar +p;", ";", "#", "\n",
+    "module foo +p\0module bar +p", "\0", "module f\0oo +p",
+    "file fs/* =pmfslt", "module * -p", "module k* file *super* +pmflt",
+)
+
+
+def fidelity_queries() -> st.SearchStrategy[str]:
+    """The design machine's queries and :data:`EXTRA_QUERIES`."""
+    return st.one_of(queries(), st.sampled_from(EXTRA_QUERIES))
+
+
+#: Long names, so the prefix reaches ``PREFIX_SIZE`` (64 in 6.1, 128 in 6.12) and is cut.
+LONG_FUNCS = ("a_function_whose_name_is_long_enough_to_fill_the_prefix_buffer",
+              "amdgpu_dm_atomic_check_and_commit_tail_with_retries_for_links")
+LONG_FILES = ("drivers/gpu/drm/amd/display/dc/link/protocols/link_dp_training.c",
+              "net/netfilter/ipvs/ip_vs_sync_backup_thread_master.c")
+
+
+def long_module_specs() -> st.SearchStrategy[ModuleSpec]:
+    """A loadable module whose callsites have long function and file names."""
+    site = st.builds(lambda fn, fi, line, fmt: (fn, fi, line, fmt),
+                     st.sampled_from(LONG_FUNCS), st.sampled_from(LONG_FILES),
+                     st.integers(1, 200000), st.sampled_from(("ok\n", "x %d\n")))
+    return st.builds(
+        lambda name, sites: ModuleSpec(name, tuple(CallsiteSpec(name, fn, fi, fmt, line)
+                                                   for fn, fi, line, fmt in sites)),
+        st.sampled_from(("xfs", "amdgpu")), st.lists(site, min_size=1, max_size=3))
+
+
 def _cmdline_safe(q: str) -> bool:
-    return '"' not in q and "\n" not in q and q.strip() != ""
+    return '"' not in q and "\n" not in q and "\0" not in q and "'" not in q \
+        and q.strip() != ""
 
 
 def boot_params() -> st.SearchStrategy[tuple[str, str | None]]:
@@ -73,7 +112,7 @@ def boot_params() -> st.SearchStrategy[tuple[str, str | None]]:
     may not be builtin; the query has no double quote, a command line cannot nest them)."""
     mods = ("foo", "bar", "kvm", "m", "xfs")
     return st.one_of(
-        st.tuples(st.just("dyndbg"), queries().filter(_cmdline_safe)),
+        st.tuples(st.just("dyndbg"), fidelity_queries().filter(_cmdline_safe)),
         st.tuples(st.sampled_from([f"{m}.dyndbg" for m in mods]),
                   st.sampled_from((None, "+p", "=pmf", "+q", "-p"))))
 
@@ -153,7 +192,7 @@ class DyndbgFidelity(TracedMachine):
         res = self._real("boot", lambda: real.boot(image, space, jump_label, cmdline(params)))
         self._same("error lines at boot", tuple(messages), error_lines(res))
 
-    @rule(text=queries())
+    @rule(text=fidelity_queries())
     @traced
     def control_write(self, text: str) -> None:
         """``echo -n TEXT > /proc/dynamic_debug/control``."""
@@ -176,7 +215,8 @@ class DyndbgFidelity(TracedMachine):
         got = self._real("control read", real.control_read)
         self._same("the control file", want, got.value)
 
-    @rule(module=module_specs(False), param=st.sampled_from((None, "+p", "=pmf", "+q")))
+    @rule(module=st.one_of(module_specs(False), long_module_specs()),
+          param=st.sampled_from((None, "+p", "=pmf", "+q", "+pmfslt")))
     @traced
     def insmod(self, module: ModuleSpec, param: str | None) -> None:
         """``insmod MODULE.ko [dyndbg=PARAM]``."""

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
-from kernel.sources import KernelSource, kernel_source
+from kernel.sources import SOURCE_FILES, KernelSource, kernel_source
 from model.errors import InputError
 
 
@@ -35,3 +37,17 @@ def require_kernel(version: str) -> KernelSource:
     except InputError as exc:
         need(f"linux-source-{version} ({exc})")
         raise
+
+
+def planted_tree(source: KernelSource, patch: Path, dest: Path) -> Path:
+    """A kernel tree at ``dest`` made of ``source``'s files (headers linked, the .c files
+    copied) with ``patch`` applied: what ``dyndiet fidelity --kernel-tree`` is pointed at."""
+    for rel in SOURCE_FILES:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source.path(rel), target)
+    (dest / "include").symlink_to(source.path("include"))
+    proc = subprocess.run(["git", "apply", "-p1", str(patch)], cwd=dest, capture_output=True,
+                          text=True, check=False, env={**os.environ, "GIT_DIR": "/nonexistent"})
+    assert proc.returncode == 0, proc.stderr
+    return dest

@@ -47,7 +47,7 @@ def planted_tree(source: KernelSource, patch: Path, dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source.path(rel), target)
     (dest / "include").symlink_to(source.path("include"))
-    proc = subprocess.run(["git", "apply", "-p1", str(patch)], cwd=dest, capture_output=True,
+    proc = subprocess.run(["git", "apply", "-p1", str(patch.resolve())], cwd=dest, capture_output=True,
                           text=True, check=False, env={**os.environ, "GIT_DIR": "/nonexistent"})
     assert proc.returncode == 0, proc.stderr
     return dest

@@ -191,6 +191,56 @@ def test_write_returns_length_or_last_error_and_applies_the_good_queries() -> No
     assert big.rc == -7 and big.messages == ("dyndbg: expected <4096 bytes into control",)
 
 
+def _enabled(k: DyndbgKernel) -> set[str]:
+    return {ln.split(" [")[0] for ln in k.control_read().splitlines() if " =p" in ln}
+
+
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.12", "v6.19"])
+def test_a_nul_ends_the_written_text_but_the_write_counts_every_byte(era: str) -> None:
+    """lib/dynamic_debug.c:ddebug_proc_write copies ``len`` bytes with ``memdup_user_nul`` and
+    hands ``ddebug_exec_queries`` a C string: the queries end at the first NUL, the write
+    returns ``len`` (or the error), and ``len`` alone decides -E2BIG."""
+    k = _kernel(era)
+    text = "func probe +p\0; func xfer +p"
+    r = k.control_write(text)
+    assert r.rc == len(text) and r.messages == ()
+    assert _enabled(k) == {"drivers/a.c:10"}
+    assert k.control_write("\0func remove +p").rc == 15
+    assert k.control_write("\0").rc == 1
+    assert _enabled(k) == {"drivers/a.c:10"}
+    bad_text = k.control_write("bogus\0func xfer +p")
+    assert bad_text.rc == -22 and bad_text.messages[0].endswith("bad flag-op b, at start of bogus")
+    assert k.control_write("func xfer +p\0" + "x" * 4083).rc == -7  # 4096 bytes
+    assert _enabled(k) == {"drivers/a.c:10"}
+    assert k.control_write(b"func xfer +p\0\xff").rc == 14  # bytes are written as they are
+    assert _enabled(k) == {"drivers/a.c:10", "lib/b.c:7"}
+
+
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.19"])
+def test_boot_and_module_queries_are_c_strings(era: str) -> None:
+    """``dyndbg=`` and ``$mod.dyndbg=`` reach ``ddebug_exec_queries`` as C strings."""
+    k = _kernel(era)
+    assert k.exec_queries("func probe +p\0func xfer +p").nfound == 1
+    assert core.ddebug_dyndbg_module_param_cb(k.design, "dyndbg", "+p\0garbage", "modb") == 0
+    assert _enabled(k) == {"drivers/a.c:10", "lib/b.c:7"}
+
+
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.19"])
+def test_an_octal_nul_ends_the_format(era: str) -> None:
+    """``format``'s ``string_unescape_inplace`` (lib/string_helpers.c: ``\\\\000`` is a 0 byte)
+    writes a NUL into the word: the format is the C string up to it; ``\\\\000`` alone is the
+    empty format, which ``strstr`` finds in every callsite."""
+    assert ok(era, 'format "hel\\000zzz" +p').query == Query(format="hel")
+    assert ok(era, "format \\000 +p").query == Query(format="")
+    assert bad(era, "format a\\000b format c +p")[0].endswith(
+        "match-spec:format val:a overridden by c")
+    k = _kernel(era)
+    assert k.exec_queries('format "hel\\000zzz" +p').nfound == 1
+    assert _enabled(k) == {"drivers/a.c:10"}
+    # every callsite (v6.1+: every one without a class) matches the empty format
+    assert k.exec_queries("format '\\000' +p").nfound == (4 if era == "v5.8" else 3)
+
+
 @pytest.mark.parametrize("era", ["v5.8", "v6.1"])
 def test_an_open_ended_line_range_matches_to_the_end(era: str) -> None:
     """``line N-`` is N..UINT_MAX in v5.8 as in v6.1 (v5.8.1 lib/dynamic_debug.c:

@@ -106,6 +106,25 @@ def test_a_malformed_query_logs_the_kernels_error_and_gives_einval(booted: Boote
                                             "dyndbg: flags parse failed")
 
 
+#: Writes a C-string parser and a Python one would read differently: a NUL ends the queries but
+#: not the write's length; a "\000" in a format word ends the format.
+NUL_WRITES = ("module foo +p\0; module ab +p", "\0garbage", "\0", "bogus\0module ab +p",
+              "func ab +p\0" + "x" * 4090, 'format "pro\\000zzz" +p', "format \\000 +p",
+              "format a\\000b format c +p", "format '\\000' =pl")
+
+
+def test_a_nul_ends_the_queries_as_in_the_model(booted: Booted) -> None:
+    for q in NUL_WRITES:
+        got = booted.real.control_write(q)
+        want = booted.model.control_write(q)
+        assert (got.value, got.log) == (want.rc, want.messages), q
+        assert booted.real.control_read().value == booted.model.control_read(), q
+    got = booted.real.exec_queries("module foo -p\0module ab -p")
+    want = booted.model.exec_queries("module foo -p\0module ab -p")
+    assert got.value == want.rc == 3
+    assert booted.real.control_read().value == booted.model.control_read()
+
+
 def test_boot_parameters_apply_at_init(server: tuple[str, bool, KernelServer]) -> None:
     b = Booted(*server, cmdline='quiet dyndbg="module ab +p" foo.dyndbg=+pf kvm.dyndbg')
     try:

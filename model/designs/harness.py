@@ -118,8 +118,9 @@ class DyndbgKernel:
 
     # --- the control file ----------------------------------------------------------------------
 
-    def control_write(self, text: str) -> WriteResult:
-        """``echo -n TEXT > <debugfs>/dynamic_debug/control`` (in process context)."""
+    def control_write(self, text: str | bytes) -> WriteResult:
+        """``echo -n TEXT > <debugfs>/dynamic_debug/control`` (in process context); ``bytes``
+        are written as they are, a ``str`` as latin-1."""
         return core.ddebug_proc_write(self.design, text)
 
     def exec_queries(self, text: str, modname: str | None = None) -> ExecResult:

@@ -34,6 +34,7 @@ from model.dyndbg.query import (
     Parsed,
     Query,
     Rejected,
+    cstring,
     ddebug_parse,
     kbasename,
     match_wildcard,
@@ -166,8 +167,14 @@ def _parse_queries(era: Era, text: str, modname: str | None) -> tuple[Parsed | R
 
 def ddebug_exec_queries(store: CallsiteStore, text: str, modname: str | None = None) -> ExecResult:
     """lib/dynamic_debug.c:ddebug_exec_queries: run each query of ``text``; a rejected query
-    changes nothing and the others still run; return the last error, else the matches."""
+    changes nothing and the others still run; return the last error, else the matches.
+    ``text`` (``char *query``) and ``modname`` are C strings: they end at their first NUL
+    (every era loops ``strpbrk`` over the C string: v5.8.1 lines 479-510, 6.1 569-601, 6.12
+    from 570)."""
     era = store.era
+    text = cstring(text)
+    if modname is not None:
+        modname = cstring(modname)
     exitcode = 0
     nfound = 0
     results: list[Parsed | Rejected] = []
@@ -191,10 +198,18 @@ class WriteResult:
     messages: tuple[str, ...]
 
 
-def ddebug_proc_write(store: CallsiteStore, text: str) -> WriteResult:
-    """lib/dynamic_debug.c:ddebug_proc_write: empty writes return 0, writes of 4096 bytes or
-    more -E2BIG, otherwise ``ddebug_exec_queries(text, NULL)``'s error or the length."""
-    length = len(text.encode("latin-1", errors="replace"))
+def ddebug_proc_write(store: CallsiteStore, text: str | bytes) -> WriteResult:
+    """lib/dynamic_debug.c:ddebug_proc_write (v5.8 = v6.12): ``write(2)`` of ``text`` (bytes as
+    they are, a ``str`` as latin-1): empty writes return 0, writes of 4096 bytes or more
+    -E2BIG, otherwise ``memdup_user_nul(ubuf, len)`` copies all ``len`` bytes and adds a NUL,
+    and ``ddebug_exec_queries(tmpbuf, NULL)`` parses that buffer as a C string, up to its first
+    NUL; the write returns the error, or ``len`` with the bytes after a NUL counted but unread.
+    (``memdup_user_nul`` / ``ddebug_exec_queries``: v5.8.1 lines 708/713, 6.1 1013/1018, 6.12
+    1016/1021.)"""
+    if isinstance(text, bytes):
+        length, text = len(text), text.decode("latin-1")
+    else:
+        length = len(text.encode("latin-1", errors="replace"))
     if length == 0:
         return WriteResult(0, None, ())
     if length > USER_BUF_PAGE - 1:
@@ -210,7 +225,9 @@ def ddebug_dyndbg_module_param_cb(store: CallsiteStore, param: str, val: str | N
                                   module: str) -> int:
     """lib/dynamic_debug.c:ddebug_dyndbg_module_param_cb / ddebug_dyndbg_param_cb: a module's
     ``dyndbg`` parameter runs ``ddebug_exec_queries(val ?: "+p", module)``; other parameters
-    are -ENOENT; a failing query does not stop the module load (returns 0)."""
+    are -ENOENT; a failing query does not stop the module load (returns 0).  ``param``,
+    ``val`` and ``module`` are C strings (ended by their first NUL)."""
+    param, module = cstring(param), cstring(module)
     if "." in param:
         module, _, param = param.partition(".")
     if param != "dyndbg":

@@ -7,6 +7,10 @@ the (keyword, value) pairs before it.  A query that fails any step changes nothi
 still run, and the write returns the last error.  Everything here is pure: parsing returns a
 :class:`Parsed` (the ``struct ddebug_query`` and ``struct flag_settings``) or a
 :class:`Rejected` carrying the ``pr_err`` lines the kernel logs.
+
+The kernel parses C strings: whatever reaches ``ddebug_exec_queries`` ends at its first NUL
+(:func:`cstring`), and a ``format`` word unescaped to hold a 0 byte (``\\000``) ends there too.
+Nothing else in the language unescapes: ``ddebug_tokenize`` takes quoted words as they are.
 """
 
 from __future__ import annotations
@@ -85,11 +89,21 @@ class _Reject(Exception):
         self.messages = messages
 
 
+def cstring(s: str) -> str:
+    """The C string ``s`` points at: its characters before the first NUL (``strlen``), all of
+    them when it has none.  Every query the kernel parses is one: ``ddebug_proc_write``'s
+    ``memdup_user_nul`` buffer, a ``dyndbg=`` boot or module parameter, and a ``format`` word
+    after ``string_unescape_inplace`` turned a ``\\000`` into a 0 byte."""
+    nul = s.find("\0")
+    return s if nul < 0 else s[:nul]
+
+
 def split_queries(text: str) -> tuple[str, ...]:
-    """The loop of lib/dynamic_debug.c:ddebug_exec_queries (all eras): split at ``;`` and
-    ``\\n`` (``strpbrk``), ``skip_spaces``, drop empty queries and those starting with ``#``."""
+    """The loop of lib/dynamic_debug.c:ddebug_exec_queries (all eras): ``text`` is a C string
+    (ended by its first NUL); split at ``;`` and ``\\n`` (``strpbrk``), ``skip_spaces``, drop
+    empty queries and those starting with ``#``."""
     out: list[str] = []
-    for piece in text.replace("\n", ";").split(";"):
+    for piece in cstring(text).replace("\n", ";").split(";"):
         piece = piece[skip_spaces(piece):]
         if not piece or piece[0] == "#":
             continue
@@ -186,7 +200,11 @@ def _isodigit(c: str) -> bool:
 def string_unescape(src: str) -> str:
     """lib/string_helpers.c:string_unescape_inplace(.., UNESCAPE_SPACE | UNESCAPE_OCTAL |
     UNESCAPE_SPECIAL): ``\\n \\r \\t \\v \\f``, up to 3 octal digits (stopping once the value
-    reaches 32), ``\\" \\\\ \\a \\e``; any other backslash is kept."""
+    reaches 32), ``\\" \\\\ \\a \\e``; any other backslash is kept.  The whole buffer: the loop
+    (``while (*src && --size)``) stops at the source's NUL, not at a 0 byte it writes (``\\000``),
+    so the result may hold NULs; its C string is :func:`cstring` of it.  Same function in
+    v5.8, v6.1 and v6.12 (6.12 only spells ``size`` 0 as ``SIZE_MAX``)."""
+    src = cstring(src)
     out: list[str] = []
     i, n = 0, len(src)
     while i < n:
@@ -255,7 +273,8 @@ def ddebug_parse_query(era: Era, words: list[str], modname: str | None) -> Query
         elif keyword == "module":
             check_set(era, q, "module", arg, "module")
         elif keyword == "format":
-            check_set(era, q, "format", string_unescape(arg), "format")
+            # string_unescape_inplace(arg, ..): a "\\000" ends the C string query->format
+            check_set(era, q, "format", cstring(string_unescape(arg)), "format")
         elif keyword == "line":
             parse_linerange(era, q, arg)
         elif keyword == "class" and era.has_class:
@@ -300,7 +319,11 @@ def ddebug_parse_flags(era: Era, word: str) -> FlagSettings:
 
 def ddebug_parse(era: Era, text: str, modname: str | None = None) -> Parsed | Rejected:
     """lib/dynamic_debug.c:ddebug_exec_query up to (not including) ``ddebug_change``: tokenize,
-    flags first (last word), then the match-spec pairs."""
+    flags first (last word), then the match-spec pairs.  ``text`` (``query_string``) and
+    ``modname`` are C strings, ended by their first NUL."""
+    text = cstring(text)
+    if modname is not None:
+        modname = cstring(modname)
     try:
         words = ddebug_tokenize(era, text)
     except _Reject as r:

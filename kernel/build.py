@@ -54,6 +54,16 @@ class Area:
     shim_include: tuple[str, ...]
     binding: str
     cflags: tuple[str, ...] = ()
+    #: Other areas linked into the same object, each compiled with its own flags and shims
+    #: (dynamic debug with the real zsmalloc under it, for patches that use a pool).
+    parts: tuple[Area, ...] = ()
+
+    def with_part(self, other: Area) -> Area:
+        """This area with ``other`` linked in (named after both)."""
+        return attrs.evolve(self, name=f"{self.name}+{other.name}", parts=(*self.parts, other))
+
+    def all_areas(self) -> tuple[Area, ...]:
+        return (self, *self.parts)
 
 
 @attrs.frozen
@@ -108,11 +118,12 @@ def _include_args(area: Area, source: KernelSource, overlay: Path | None) -> lis
 def build_key(area: Area, source: KernelSource, overlay: Path | None, sanitize: bool,
               cc: str) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([area.name, list(area.cflags), list(BASE_CFLAGS), sanitize, cc,
+    h.update(json.dumps([area.name, [list(a.cflags) for a in area.all_areas()],
+                         list(BASE_CFLAGS), sanitize, cc,
                          _compiler_version(cc), str(source.root), source.version]).encode())
     for p in _shim_files():
         h.update(str(p.relative_to(SHIM)).encode() + b"\0" + p.read_bytes())
-    for rel in (*area.kernel_files, *area.kernel_units):
+    for rel in (f for a in area.all_areas() for f in (*a.kernel_files, *a.kernel_units)):
         f = overlay / rel if overlay is not None and (overlay / rel).is_file() \
             else source.path(rel)
         try:
@@ -164,6 +175,14 @@ def first_error(stderr: str, source: KernelSource, overlay: Path | None) -> str:
     return pick.replace(f"{SHIM}/", "kernel/shim/")
 
 
+def _link_error(stderr: str) -> str:
+    """The linker's first complaint (an undefined or doubly defined symbol), one line."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    pick = next((ln for ln in lines if "undefined reference" in ln or "multiple definition"
+                 in ln), lines[0] if lines else "the linker failed")
+    return pick.split(": ", 1)[-1] if ": " in pick else pick
+
+
 def build(area: Area, source: KernelSource, *, overlay: Path | None = None,
           sanitize: bool = False) -> Built:
     """Build ``area`` from ``source`` (with the patched files of ``overlay`` in front), or reuse
@@ -186,16 +205,20 @@ def build(area: Area, source: KernelSource, *, overlay: Path | None = None,
 
 def _compile(area: Area, source: KernelSource, overlay: Path | None, sanitize: bool, cc: str,
              out_dir: Path, lib: Path) -> None:
-    flags = [*BASE_CFLAGS, *area.cflags, *(SANITIZE_CFLAGS if sanitize else ()),
-             *_include_args(area, source, overlay)]
-    units: list[Path] = [SHIM / "harness.c", *(SHIM / g for g in area.glue)]
-    for rel in area.kernel_units:
-        units.append(overlay / rel if overlay is not None and (overlay / rel).is_file()
-                     else source.path(rel))
+    sanitizer = list(SANITIZE_CFLAGS if sanitize else ())
+    jobs: list[tuple[Path, list[str]]] = [(SHIM / "harness.c",
+                                           [*BASE_CFLAGS, *sanitizer, f"-I{SHIM}"])]
+    for part in area.all_areas():
+        flags = [*BASE_CFLAGS, *part.cflags, *sanitizer, *_include_args(part, source, overlay)]
+        jobs.extend((SHIM / g, flags) for g in part.glue)
+        for rel in part.kernel_units:
+            unit = overlay / rel if overlay is not None and (overlay / rel).is_file() \
+                else source.path(rel)
+            jobs.append((unit, flags))
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         procs = []
         objs, dfiles = [], []
-        for i, unit in enumerate(units):
+        for i, (unit, flags) in enumerate(jobs):
             obj = Path(tmp) / f"{i}-{unit.stem}.o"
             dfile = obj.with_suffix(".d")
             objs.append(obj)
@@ -216,7 +239,7 @@ def _compile(area: Area, source: KernelSource, overlay: Path | None, sanitize: b
                               capture_output=True, text=True, timeout=300, check=False,
                               env=_C_LOCALE)
         if link.returncode != 0:
-            raise InputError(f"does not link: {first_error(link.stderr, source, overlay)}")
+            raise InputError(f"does not link: {_link_error(link.stderr)}")
         deps = _read_deps(dfiles)
         os.replace(Path(tmp) / lib.name, lib)
         (out_dir / "deps.json").write_text(json.dumps(deps))

@@ -219,7 +219,8 @@ void *dd_kmalloc(size_t size, gfp_t gfp, int zero, const char *file, int line)
 	return harness_kmalloc(size, zero || (gfp & __GFP_ZERO));
 }
 
-char *kstrdup(const char *s, gfp_t gfp)
+/* weak: the dynamic-debug shims' copy wins where both are linked into one object */
+__attribute__((weak)) char *kstrdup(const char *s, gfp_t gfp)
 {
 	size_t n;
 	char *p;
@@ -233,7 +234,7 @@ char *kstrdup(const char *s, gfp_t gfp)
 	return p;
 }
 
-char *kasprintf(gfp_t gfp, const char *fmt, ...)
+__attribute__((weak)) char *kasprintf(gfp_t gfp, const char *fmt, ...)
 {
 	va_list ap;
 	int n;

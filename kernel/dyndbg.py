@@ -120,6 +120,13 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "h_sizeof_ddebug": (_C.c_ulong, []),
     "h_alignof_ddebug": (_C.c_ulong, []),
     "h_ddebug_field": (_C.c_int, [_C.c_int, _C.c_int]),
+    "h_late_init": (_C.c_int, []),
+}
+#: Entries of the zsmalloc part, present when the build links the real zsmalloc in
+#: (``dyndbg_area(...).with_part(zsmalloc_area(...))``).
+_ZS_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "h_zs_init": (_C.c_int, []),
+    "h_zs_shrink": (_C.c_int, [_C.c_void_p]),
 }
 
 
@@ -137,7 +144,17 @@ def load(lib: ctypes.CDLL) -> State:
         fn = getattr(lib, name)
         fn.restype = res
         fn.argtypes = args
+    for name, (res, args) in _ZS_SIGNATURES.items():
+        if hasattr(lib, name):
+            fn = getattr(lib, name)
+            fn.restype = res
+            fn.argtypes = args
     return State(lib)
+
+
+def has_zsmalloc(state: State) -> bool:
+    """Whether the real zsmalloc is linked into this build."""
+    return hasattr(state.lib, "h_zs_init")
 
 
 #: One image as plain values: (name, builtin, records_addr, regions [(base, bytes)],
@@ -180,7 +197,31 @@ def boot(state: State, vmlinux: ImageData, cmdline: str, verbose: int) -> int:
     img = _place(state, vmlinux)
     if verbose:
         state.lib.h_set_verbose(verbose)
+    if has_zsmalloc(state):  # zsmalloc's module_init comes first (device_initcall < ...)
+        rc = int(state.lib.h_zs_init())
+        if rc:
+            return rc
     return int(state.lib.h_boot(img, cmdline.encode("latin-1")))
+
+
+def late_init(state: State) -> int:
+    """Every registered ``late_initcall``; the number run."""
+    return int(state.lib.h_late_init())
+
+
+def shrink(state: State) -> tuple[int, int]:
+    """The zsmalloc pool's shrinker (count, then scan: ``zs_compact``); (0, 0) without one."""
+    if not has_zsmalloc(state):
+        return (0, 0)
+    out = (ctypes.c_ulong * 2)()
+    state.lib.h_zs_shrink(out)
+    return (int(out[0]), int(out[1]))
+
+
+def fail_allocs(state: State, n: int) -> int:
+    """The next ``n`` slab allocations (kmalloc, kmem_cache_alloc) fail."""
+    state.lib.harness_set_fail_allocs(n)
+    return n
 
 
 def exec_queries(state: State, text: str, modname: str | None) -> int:
@@ -395,6 +436,19 @@ class RealDyndbg:
         """``sizeof``/``alignof`` of the compiled ``struct _ddebug`` and its fields."""
         size, align, fields = self._call("layout").value
         return size, align, tuple(DdebugField(*f) for f in fields)
+
+    def late_init(self) -> CallResult:
+        """``late_initcall``: every late initcall of the build (a patch's pool copy); value:
+        how many ran."""
+        return self._call("late_init")
+
+    def shrink(self) -> CallResult:
+        """The zsmalloc pool's shrinker, when the build has one: value (count, scanned)."""
+        return self._call("shrink")
+
+    def fail_allocs(self, n: int) -> CallResult:
+        """The next ``n`` slab allocations fail."""
+        return self._call("fail_allocs", n)
 
     def _call(self, fn: str, *args: Any) -> CallResult:
         res = self.kernel.call(fn, *args)

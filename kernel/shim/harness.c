@@ -283,6 +283,37 @@ unsigned long harness_live_allocs(void)
 	return live_allocs;
 }
 
+/* --- initcalls ----------------------------------------------------------------------------- */
+
+#define HARNESS_MAX_INITCALLS 64
+static struct { int level; harness_initcall_t fn; const char *name; }
+	initcalls[HARNESS_MAX_INITCALLS];
+static int ninitcalls;
+
+void harness_register_initcall(int level, harness_initcall_t fn, const char *name)
+{
+	if (ninitcalls < HARNESS_MAX_INITCALLS)
+		initcalls[ninitcalls++] = (typeof(initcalls[0])){ level, fn, name };
+}
+
+/* init/main.c:do_initcall_level for one level, in registration (link) order; like
+ * do_one_initcall, a failing initcall is logged and the others still run.  Returns how many
+ * ran. */
+int harness_run_initcalls(int level)
+{
+	int i, n = 0, ret;
+
+	for (i = 0; i < ninitcalls; i++) {
+		if (initcalls[i].level != level)
+			continue;
+		ret = initcalls[i].fn();
+		n++;
+		if (ret)
+			harness_logf(4, "initcall %s returned %d", initcalls[i].name, ret);
+	}
+	return n;
+}
+
 /* --- accessors for Python ----------------------------------------------------------------- */
 
 int harness_set_context(int kind, int cpu)

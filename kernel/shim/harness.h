@@ -88,6 +88,12 @@ void harness_kfree(const void *p);
 size_t harness_ksize(const void *p);
 unsigned long harness_live_allocs(void);
 
+/* Initcalls: the shims' initcall macros register each function with its level (0 early,
+ * 1..7 core..late); the glue runs a level when the step that stands for it comes. */
+typedef int (*harness_initcall_t)(void);
+void harness_register_initcall(int level, harness_initcall_t fn, const char *name);
+int harness_run_initcalls(int level);
+
 /* Accessors for Python (ctypes). */
 int harness_set_context(int kind, int cpu);	/* kind: 0 process, 1 softirq, 2 hardirq */
 void harness_set_watchdog_ms(int ms);

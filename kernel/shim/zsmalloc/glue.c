@@ -100,6 +100,32 @@ int h_zs_set_nr_pages(long n)
 	return 0;
 }
 
+/* The page array and zs_init (module_init), once per kernel: 0 or -ENOMEM. */
+static int zs_init_once(void)
+{
+	int ret;
+
+	if (zs_initialised)
+		return 0;
+	if (dd_zs_pages_setup(0))
+		return -ENOMEM;
+	ret = zs_init();
+	if (!ret)
+		zs_initialised = 1;
+	return ret;
+}
+
+/* zsmalloc's module_init at boot, for code that makes its own pool (a patched dynamic debug). */
+int h_zs_init(void)
+{
+	int ret;
+
+	ENTER(-1000);
+	ret = zs_init_once();
+	LEAVE("h_zs_init", 0);
+	return ret;
+}
+
 /* zs_init (module_init) once per kernel, then zs_create_pool.  0, -ENOMEM (NULL), -EEXIST. */
 int h_zs_create(const char *name)
 {
@@ -110,16 +136,9 @@ int h_zs_create(const char *name)
 		ret = -17;
 		goto out;
 	}
-	if (dd_zs_pages_setup(0)) {
-		ret = -ENOMEM;
+	ret = zs_init_once();
+	if (ret)
 		goto out;
-	}
-	if (!zs_initialised) {
-		ret = zs_init();
-		if (ret)
-			goto out;
-		zs_initialised = 1;
-	}
 	pool = zs_create_pool(name);
 	if (!pool)
 		ret = -ENOMEM;

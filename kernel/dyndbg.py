@@ -127,6 +127,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
 _ZS_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "h_zs_init": (_C.c_int, []),
     "h_zs_shrink": (_C.c_int, [_C.c_void_p]),
+    "h_zs_fail_page_allocs": (None, [_C.c_int]),
 }
 
 
@@ -216,6 +217,13 @@ def shrink(state: State) -> tuple[int, int]:
     out = (ctypes.c_ulong * 2)()
     state.lib.h_zs_shrink(out)
     return (int(out[0]), int(out[1]))
+
+
+def fail_page_allocs(state: State, n: int) -> int:
+    """The next ``n`` zsmalloc page allocations fail (nothing without zsmalloc linked in)."""
+    if has_zsmalloc(state):
+        state.lib.h_zs_fail_page_allocs(n)
+    return n
 
 
 def fail_allocs(state: State, n: int) -> int:
@@ -449,6 +457,11 @@ class RealDyndbg:
     def fail_allocs(self, n: int) -> CallResult:
         """The next ``n`` slab allocations fail."""
         return self._call("fail_allocs", n)
+
+    def fail_page_allocs(self, n: int) -> CallResult:
+        """The next ``n`` zsmalloc page allocations fail (a pool's ``zs_malloc`` that needs a
+        new zspage gets -ENOMEM)."""
+        return self._call("fail_page_allocs", n)
 
     def _call(self, fn: str, *args: Any) -> CallResult:
         res = self.kernel.call(fn, *args)

@@ -128,6 +128,7 @@ _ZS_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "h_zs_init": (_C.c_int, []),
     "h_zs_shrink": (_C.c_int, [_C.c_void_p]),
     "h_zs_fail_page_allocs": (None, [_C.c_int]),
+    "h_zs_pages_in_use": (_C.c_long, []),
 }
 
 
@@ -217,6 +218,15 @@ def shrink(state: State) -> tuple[int, int]:
     out = (ctypes.c_ulong * 2)()
     state.lib.h_zs_shrink(out)
     return (int(out[0]), int(out[1]))
+
+
+def resident(state: State) -> tuple[int, int, int]:
+    """What the kernel holds now: (slab objects, slab bytes, zsmalloc pages in use)."""
+    lib = state.lib
+    lib.harness_live_bytes.restype = ctypes.c_ulong
+    lib.harness_live_allocs.restype = ctypes.c_ulong
+    pages = int(lib.h_zs_pages_in_use()) if has_zsmalloc(state) else 0
+    return int(lib.harness_live_allocs()), int(lib.harness_live_bytes()), pages
 
 
 def fail_page_allocs(state: State, n: int) -> int:
@@ -457,6 +467,10 @@ class RealDyndbg:
     def fail_allocs(self, n: int) -> CallResult:
         """The next ``n`` slab allocations fail."""
         return self._call("fail_allocs", n)
+
+    def resident(self) -> CallResult:
+        """value: (slab objects, slab bytes, zsmalloc pages) the kernel holds now."""
+        return self._call("resident")
 
     def fail_page_allocs(self, n: int) -> CallResult:
         """The next ``n`` zsmalloc page allocations fail (a pool's ``zs_malloc`` that needs a

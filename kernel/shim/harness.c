@@ -228,6 +228,7 @@ struct harness_alloc {
 };
 #define HARNESS_ALLOC_MAGIC 0x6b6d616c6c6f6321UL
 static unsigned long live_allocs;
+static unsigned long live_bytes;
 
 int harness_should_fail_alloc(void)
 {
@@ -254,6 +255,7 @@ void *harness_kmalloc(size_t size, int zero)
 	else
 		memset(h + 1, 0x6b, size);	/* POISON_INUSE-like: no hidden zeroes */
 	live_allocs++;
+	live_bytes += size;
 	return h + 1;
 }
 
@@ -270,6 +272,7 @@ void harness_kfree(const void *p)
 	h->magic = 0;
 	memset(h + 1, 0x6b, h->size);		/* POISON_FREE-like */
 	live_allocs--;
+	live_bytes -= h->size;
 	free(h);
 }
 
@@ -281,6 +284,11 @@ size_t harness_ksize(const void *p)
 unsigned long harness_live_allocs(void)
 {
 	return live_allocs;
+}
+
+unsigned long harness_live_bytes(void)
+{
+	return live_bytes;
 }
 
 /* --- initcalls ----------------------------------------------------------------------------- */

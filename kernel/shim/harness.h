@@ -87,6 +87,7 @@ void *harness_kmalloc(size_t size, int zero);
 void harness_kfree(const void *p);
 size_t harness_ksize(const void *p);
 unsigned long harness_live_allocs(void);
+unsigned long harness_live_bytes(void);
 
 /* Initcalls: the shims' initcall macros register each function with its level (0 early,
  * 1..7 core..late); the glue runs a level when the step that stands for it comes. */

@@ -41,17 +41,11 @@ from model.elf import POINTER_FIELDS, DyndbgTable, layout_era
 from model.errors import KernelBug
 from model.linker import ModuleImage, image_from_placements
 from model.memory import AddressSpace
-from model.zsmalloc_classes import ERA_CURRENT, ERA_V58, ClassTable, class_table
+from model.zsmalloc_classes import ClassTable, class_table, zsmalloc_era
 
 #: Compressors as zram's backends configure them, by the names zram's ``comp_algorithm`` uses;
 #: ``none`` stores each object as it is (the 2020 zs-pool copy).
 COMPRESSORS: tuple[str, ...] = ("none", "lz4", "zstd", "deflate")
-
-def zsmalloc_era(era: str) -> str:
-    """The zsmalloc era of a dyndbg era: v5.8's allocator with v5.8's records, today's with
-    v6.1 and later."""
-    return ERA_V58 if era == "v5.8" else ERA_CURRENT
-
 
 @attrs.frozen
 class PoolFootprint:
@@ -74,7 +68,9 @@ class PoolFootprint:
 
 
 def zs_class_table(abi: Abi, era: str) -> ClassTable:
-    """The class table ``zs_create_pool`` builds for ``abi`` in dyndbg era ``era``."""
+    """The class table ``zs_create_pool`` builds for ``abi`` in dyndbg era ``era``, in the
+    zsmalloc era the designs' pool runs on (:data:`model.zsmalloc_classes.POOL_ERA`: v5.8's
+    allocator for v5.8, v6.1 and v6.12 records, the current one for v6.19)."""
     return class_table(zsmalloc_era(era), abi.page_size, bits_per_long=abi.bits_per_long,
                        physmem_bits=52 if abi.bits_per_long == 64 else 32)
 

@@ -39,6 +39,39 @@ def check_era(era: str) -> str:
     return era
 
 
+#: The zsmalloc model each kernel (dyndbg) era runs on: the pooled designs' zs_pool
+#: (model/designs/storage.py) and ``dyndiet analyze``'s pool figures (model/analysis.py) both
+#: read it here, so one report never mixes two allocators.
+#:
+#: * ``v5.8`` and ``v6.1``: the v5.8 model.  Linux 6.1's mm/zsmalloc.c is still that allocator:
+#:   ``ZS_MAX_ZSPAGE_ORDER`` 2, so ``ZS_MAX_PAGES_PER_ZSPAGE`` 4 (lines 80-81);
+#:   ``OBJ_INDEX_BITS`` = ``BITS_PER_LONG - _PFN_BITS - OBJ_TAG_BITS`` (line 117); four fullness
+#:   groups ``ZS_EMPTY .. ZS_FULL`` (``enum fullness_group``, lines 149-155);
+#:   ``get_pages_per_zspage`` (line 777); ``zs_map_object`` with ``BUG_ON(in_interrupt())``
+#:   (line 1247).
+#:   It differs only in locking (``local_lock`` of the per-CPU ``zs_map_area``, the pool's
+#:   ``migrate_lock`` instead of the handle's pin bit), which no dyndbg design observes.
+#: * ``v6.12``: the v5.8 model too, for its API: 6.12 keeps ``zs_map_object`` (removed in 6.15)
+#:   with ``BUG_ON(in_interrupt())``, the contract the designs exercise.  Its classes are not
+#:   v5.8's: 6.12 builds them with ``calculate_zspage_chain_size`` (up to
+#:   ``CONFIG_ZSMALLOC_CHAIN_SIZE`` pages, since 6.3), no tag bit in ``OBJ_INDEX_BITS``, and the
+#:   ``ZS_INUSE_RATIO_*`` fullness groups, as the current model does; neither model is all of it,
+#:   so v6.12 pool figures use v5.8's classes (tests/test_kernel_zsmalloc.py marks the
+#:   difference from the real 6.12 table as an expected failure).
+#: * ``v6.19``: the current model (``zs_obj_read_begin`` / ``zs_obj_read_end`` /
+#:   ``zs_obj_write``).
+POOL_ERA: dict[str, str] = {"v5.8": ERA_V58, "v6.1": ERA_V58, "v6.12": ERA_V58,
+                            "v6.19": ERA_CURRENT}
+
+
+def zsmalloc_era(kernel_era: str) -> str:
+    """The zsmalloc era of kernel era ``kernel_era`` (:data:`POOL_ERA`)."""
+    try:
+        return POOL_ERA[kernel_era]
+    except KeyError:
+        raise InputError(f"unknown era {kernel_era!r} (known: {', '.join(POOL_ERA)})") from None
+
+
 def get_pages_per_zspage(class_size: int, page_size: int,
                          max_pages: int = V58_MAX_PAGES_PER_ZSPAGE) -> int:
     """mm/zsmalloc.c:get_pages_per_zspage, v5.8: the page count with the highest integer

@@ -38,6 +38,7 @@ from model.errors import BadHandle
 from model.linker import ModuleImage
 from model.memory import AddressSpace
 from model.zsmalloc import zs_create_pool
+from model.zsmalloc_classes import POOL_ERA
 from tests.dd_fixtures import build_module, build_vmlinux, runtime_records
 from tests.helpers import require_tool
 
@@ -179,20 +180,44 @@ def test_compression_keeps_raw_what_does_not_shrink(built: dict[str, Path]) -> N
     assert rec.pool.classes == ((64, 13),)
 
 
-@pytest.mark.parametrize("era", ["v5.8", "v6.1"])
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.12", "v6.19"])
 @pytest.mark.parametrize("sizes", [[40] * 13, [56] * 200, [20, 40, 60, 100, 300, 3000] * 40])
 def test_pool_footprint_equals_the_zsmalloc_model(era: str, sizes: list[int]) -> None:
-    """The arithmetic of :func:`pool_footprint` against a real model pool doing zs_malloc."""
+    """The arithmetic of :func:`pool_footprint` against a real model pool doing zs_malloc, in
+    the zsmalloc era the designs' pool (``PoolStore``) runs in for ``era``."""
     abi = get_abi("x86_64")
     space = AddressSpace(abi)
     ctx = KernelContext()
-    zs_era = "v5.8" if era == "v5.8" else "current"
-    pool = zs_create_pool("dyndbg_callsites", space, ctx, era=zs_era)
+    pool = zs_create_pool("dyndbg_callsites", space, ctx, era=POOL_ERA[era])
     assert pool is not None
     for size in sizes:
         assert pool.zs_malloc(size)
     got = pool_footprint(sizes, zs_class_table(abi, era), abi.pointer_size)
     assert got.pages == pool.zs_get_total_pages()
+
+
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.12", "v6.19"])
+def test_the_figures_and_the_designs_pool_use_one_zsmalloc_era(era: str) -> None:
+    """``analyze``'s pool figures and the pooled designs (model/designs/storage.py) take their
+    zsmalloc era from the one mapping, so a report never mixes two allocators."""
+    table = zs_class_table(get_abi("x86_64"), era)
+    assert table.era == POOL_ERA[era]
+
+
+def test_v6_1_records_go_to_the_v5_8_allocator() -> None:
+    """Linux 6.1's mm/zsmalloc.c is the v5.8-style allocator: ``ZS_MAX_ZSPAGE_ORDER`` 2 (at
+    most 4 pages per zspage, ``get_pages_per_zspage``) and ``OBJ_TAG_BITS`` inside
+    ``OBJ_INDEX_BITS`` (``BITS_PER_LONG - _PFN_BITS - OBJ_TAG_BITS``); the current model's
+    chain of up to ``CONFIG_ZSMALLOC_CHAIN_SIZE`` (8) pages came with 6.3."""
+    abi = get_abi("x86_64")
+    table = zs_class_table(abi, "v6.1")
+    assert table.max_pages_per_zspage == 4
+    assert max(c.pages_per_zspage for c in table.classes) == 4
+    assert table.obj_index_bits == 64 - (52 - 12) - 1
+    # a 208-byte object (and its 8-byte handle) in the 224-byte class: a zspage of 4 pages
+    # (73 objects) in 6.1, of 7 pages (128 objects, no waste) with a chain of 8
+    assert pool_footprint([208], table, abi.pointer_size).pages == 4
+    assert pool_footprint([208], zs_class_table(abi, "v6.19"), abi.pointer_size).pages == 7
 
 
 # ---------------------------------------------------------------------------------------------

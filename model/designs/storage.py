@@ -8,13 +8,15 @@ with the module), and unmaps the linker's records, so nothing can read them by a
 table keeps the linker's record addresses as the *identity* of its callsites (the descriptor a
 ``pr_debug`` passes); :meth:`RelinkedDesign.head_addr` says where the design keeps callsite ``i``.
 
-:class:`PoolStore` wraps the zsmalloc model for the kernel era the design runs in:
+:class:`PoolStore` wraps the zsmalloc model for the kernel era the design runs in
+(:data:`model.zsmalloc_classes.POOL_ERA`, which ``dyndiet analyze`` reads too):
 
-* ``v5.8`` and ``v6.1`` use the v5.8 model: ``zs_map_object`` / ``zs_unmap_object`` with
-  ``BUG_ON(in_interrupt())``, one mapping per CPU, preemption off while mapped.  v6.1's
+* ``v5.8``, ``v6.1`` and ``v6.12`` use the v5.8 model: ``zs_map_object`` / ``zs_unmap_object``
+  with ``BUG_ON(in_interrupt())``, one mapping per CPU, preemption off while mapped.  v6.1's
   zs_map_object (mm/zsmalloc.c, 5.17 to 6.14) keeps that contract (``local_lock`` of the per-CPU
   ``zs_map_area`` instead of ``get_cpu_var``, the pool's ``migrate_lock`` instead of the
-  handle's pin bit); nothing a dyndbg design observes differs.
+  handle's pin bit); nothing a dyndbg design observes differs, and 6.1's classes are v5.8's
+  (at most 4 pages per zspage).  6.12's classes are not (``POOL_ERA`` says how).
 * ``v6.19`` uses the current model: ``zs_obj_read_begin`` / ``zs_obj_read_end`` /
   ``zs_obj_write`` (zs_map_object was removed in 6.15), whose reads may sleep and run in any
   context the model allows.
@@ -36,11 +38,8 @@ from model.errors import BadAccess
 from model.layout import Layout, RecordType, layout_of
 from model.linker import ModuleImage
 from model.sections import layout_era
-from model.zsmalloc import ERA_CURRENT, ERA_V58, ZsMapMode, ZsPool, zs_create_pool
-
-#: The zsmalloc era each dyndbg era runs against (module docstring).
-POOL_ERA: dict[str, str] = {"v5.8": ERA_V58, "v6.1": ERA_V58, "v6.12": ERA_V58,
-                             "v6.19": ERA_CURRENT}
+from model.zsmalloc import ERA_V58, ZsMapMode, ZsPool, zs_create_pool
+from model.zsmalloc_classes import POOL_ERA, zsmalloc_era
 
 #: Where design sections go: 64 MiB into the linear map, below the model's page frames (256 MiB)
 #: and outside the module area, so modules link at the same addresses as in the baseline kernel.
@@ -256,7 +255,7 @@ class PoolStore:
 
     def __init__(self, design: BaseDesign) -> None:
         self.design = design
-        self.era = POOL_ERA[design.era.name]
+        self.era = zsmalloc_era(design.era.name)
         self.pool: ZsPool | None = None
         self._pending_failures = 0
         #: handle -> (address handed out, object size, local_copy buffer) of open mappings.

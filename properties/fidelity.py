@@ -110,7 +110,7 @@ def run_area(area: str, source: KernelSource, budget: Budget, *,
         servers = start_servers(stack, area, source, sanitize)
         cls = fidelity_machine(area, source, servers)
         if budget.seed is not None:
-            cls._hypothesis_internal_use_seed = budget.seed  # type: ignore[attr-defined]
+            cls._hypothesis_internal_use_seed = budget.seed
         found: list[Finding] = []
         error = None
         try:

@@ -31,7 +31,7 @@ from model.linker import link_vmlinux
 from model.memory import AddressSpace
 from properties.fidelity import dyndbg_model_era
 from properties.fidelity_dyndbg import Disagreement
-from properties.patch_machine import CHECKS, UnpatchedFailed, patch_machine
+from properties.patch_machine import CHECKS, PatchMachine, UnpatchedFailed, patch_machine
 from properties.runner import Budget, hypothesis_settings
 from properties.tracing import Step
 
@@ -54,6 +54,8 @@ class CheckResult:
     site: str = ""
     steps: tuple[Step, ...] = ()
     evidence: tuple[str, ...] = ()
+    #: Step index -> the kernel action it resolved to (see PatchMachine.actions).
+    actions: tuple[tuple[int, str], ...] = ()
     #: For a difference: what, and both sides.
     what: str = ""
     base: str = ""
@@ -156,9 +158,10 @@ def run_check(check: str, servers: dict[tuple[str, bool], KernelServer], era: st
         last = cls.last
         steps = tuple(last.steps) if last else ()
         evidence = tuple(last.evidence) if last else ()
+        actions = tuple(sorted(last.actions.items())) if isinstance(last, PatchMachine) else ()
         failed = CheckResult(check, "failed", cls.test_cases, sum(cls.rule_counts.values()),
                              time.perf_counter() - start, error_type=type(exc).__name__,
-                             steps=steps, evidence=evidence)
+                             steps=steps, evidence=evidence, actions=actions)
         if isinstance(exc, Disagreement):
             return attrs.evolve(failed, what=exc.what, base=_text(exc.model),
                                 patched=_text(exc.real),
@@ -195,3 +198,13 @@ def check_patches(source: KernelSource, patches: Sequence[Patch], budget: Budget
         footprint = measure(servers, era)
     return PatchCheck(tuple(patches), source, era, tuple(results), footprint, build_seconds,
                       first)
+
+
+def replay(source: KernelSource, patches: Sequence[Patch], check: str,
+           steps: Sequence[tuple[str, dict[str, object]]]) -> None:
+    """Run ``steps`` once on the base and patched kernels, as the shrunk run did (the pytest
+    reproducers of a patch report call this); it raises what the run raised."""
+    built = builds(source, apply_series(source, patches))
+    with ExitStack() as stack:
+        servers = {key: stack.enter_context(KernelServer(b)) for key, b in built.items()}
+        patch_machine(check, servers, dyndbg_model_era(source)).replay(steps)

@@ -86,7 +86,14 @@ class PatchMachine(TracedMachine):
         self.late = False
         self.halted: str | None = None
         self.modules: dict[str, ModuleImage] = {}
+        self.vmlinux: ModuleImage | None = None
         self.callsites: list[tuple[str, int]] = []
+        #: Step index -> the step said as the kernel action it resolved to (which module an
+        #: ``rmmod`` removed, which callsite a hit ran), for the report.
+        self.actions: dict[int, str] = {}
+
+    def _say(self, action: str) -> None:
+        self.actions[len(self.steps) - 1] = action
 
     # --- one step on both kernels --------------------------------------------------------------
 
@@ -135,6 +142,7 @@ class PatchMachine(TracedMachine):
         self.space = AddressSpace(get_abi("x86_64"))
         self.jump_label = jump_label
         image = link_vmlinux(self.space, self.era, jump_label, builtin)
+        self.vmlinux = image
         self.callsites = [("vmlinux", k) for k in range(image.count)]
         servers = type(self).servers
         kb = servers[("base", jump_label)].new_kernel()
@@ -190,6 +198,7 @@ class PatchMachine(TracedMachine):
         if not self.modules:
             return
         name = sorted(self.modules)[which % len(self.modules)]
+        self._say(f"rmmod {name}")
         del self.modules[name]
         self.callsites = [c for c in self.callsites if c[0] != name]
         self._both(f"rmmod {name}", lambda k: k.rmmod(name))
@@ -202,6 +211,11 @@ class PatchMachine(TracedMachine):
             return
         image, k = self.callsites[which % len(self.callsites)]
         context, cpu = where
+        img = self.vmlinux if image == "vmlinux" else self.modules[image]
+        assert img is not None
+        c = img.callsites[k].spec
+        self._say(f"pr_debug({c.format!r}) at {c.modname}:{c.filename}:{c.lineno} "
+                  f"{c.function}() in {context} context on CPU{cpu}")
         self._both(f"what pr_debug at {image}:{k} in {context} on CPU{cpu} prints",
                    lambda kern: kern.hit(image, k, context, cpu))
 

@@ -1,0 +1,113 @@
+"""Steps as kernel actions: what a shrunk run did, said the way a kernel developer says it.
+
+:func:`kernel_action` renders one :class:`~properties.tracing.Step` of the dynamic-debug
+machines (the design machine, the fidelity machine, the patch machine) as a kernel action
+(``insmod bar.ko dyndbg=+p``, ``echo 'module foo +p' > /proc/dynamic_debug/control``,
+``pr_debug at foo:a.c:1 in hardirq on CPU1``); :func:`kernel_script` turns the steps a real
+kernel can replay into a shell script a reviewer runs on a patched kernel.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from typing import Any
+
+from model.dyndbg.callsite import ModuleSpec
+from properties.tracing import Step
+
+CONTROL = "/proc/dynamic_debug/control"
+
+
+def _sites(mod: ModuleSpec) -> str:
+    n = len(mod.callsites)
+    first = mod.callsites[0] if mod.callsites else None
+    what = f"{n} callsite{'s' if n != 1 else ''}"
+    if first is not None:
+        what += f": {first.filename}:{first.lineno} {first.function} {first.format!r}"
+        if n > 1:
+            what += ", ..."
+    return f"{mod.name} ({what})"
+
+
+def _cmdline(params: Sequence[tuple[str, str | None]]) -> str:
+    out = []
+    for name, val in params:
+        if val is None:
+            out.append(name)
+        else:
+            out.append(f'{name}="{val}"' if " " in val or ";" in val else f"{name}={val}")
+    return " ".join(out)
+
+
+def kernel_action(step: Step) -> str:
+    """One step as a kernel action."""
+    a: dict[str, Any] = dict(step.args)
+    r = step.rule
+    if r == "boot":
+        mods = a.get("builtin", ())
+        text = "boot: vmlinux with " + ("; ".join(_sites(m) for m in mods) or "no callsites")
+        if a.get("params"):
+            text += f"; command line: {_cmdline(a['params'])}"
+        if "jump_label" in a:
+            text += f" (CONFIG_JUMP_LABEL={'y' if a['jump_label'] else 'n'})"
+        return text
+    if r == "boot_query":
+        return f"dyndbg=\"{a['text']}\" on the kernel command line"
+    if r == "late_init":
+        return "late_initcall"
+    if r in ("control_write", "exec_queries"):
+        return f"echo -n {shlex.quote(a['text'])} > {CONTROL}"
+    if r == "control_read":
+        return f"cat {CONTROL}"
+    if r == "insmod":
+        mod: ModuleSpec = a["module"]
+        param = a.get("param")
+        return f"insmod {mod.name}.ko" + (f" dyndbg={shlex.quote(param)}" if param else "") \
+            + f"  # {_sites(mod)}"
+    if r == "insmod_corpus":
+        return "insmod a module of the corpus"
+    if r == "rmmod":
+        return f"rmmod (loaded module #{a['which']} in name order)"
+    if r == "hit":
+        context, cpu = a["where"]
+        return f"pr_debug (callsite #{a['which']}) in {context} context on CPU{cpu}"
+    if r == "inspect":
+        return f"read callsite #{a['which']}'s metadata"
+    if r == "compact":
+        return "the pool's shrinker runs (zs_compact)"
+    if r == "fail_alloc":
+        return "the next zsmalloc allocation fails"
+    inner = ", ".join(f"{k}={v!r}" for k, v in step.args)
+    return f"{r}({inner})"
+
+
+def kernel_script(steps: Sequence[Step]) -> str:
+    """A shell script replaying what a real kernel can replay: the command line to boot with,
+    then module loads, control writes and reads; steps only the harness can make happen (a hit
+    in hardirq context, a failed allocation) are left as comments."""
+    lines = ["#!/bin/sh", "# Written by dyndiet: run as root on the patched kernel.", "set -x"]
+    for step in steps:
+        a: dict[str, Any] = dict(step.args)
+        if step.rule == "boot":
+            mods = ", ".join(m.name for m in a.get("builtin", ()))
+            lines.append(f"# boot the patched kernel (built-in callsites of: {mods})")
+            if a.get("params"):
+                lines.append(f"# with on its command line: {_cmdline(a['params'])}")
+        elif step.rule in ("control_write", "control_read", "late_init"):
+            if step.rule == "late_init":
+                lines.append("# (late_initcall has run once the system is up)")
+            elif step.rule == "control_read":
+                lines.append(f"cat {CONTROL}")
+            else:
+                lines.append(f"echo -n {shlex.quote(a['text'])} > {CONTROL}")
+        elif step.rule == "insmod":
+            mod: ModuleSpec = a["module"]
+            param = a.get("param")
+            lines.append(f"modprobe {mod.name}" + (f" dyndbg={shlex.quote(param)}"
+                                                   if param else ""))
+        elif step.rule == "rmmod":
+            lines.append(f"# rmmod the loaded module #{a['which']} in name order")
+        else:
+            lines.append(f"# {kernel_action(step)}")
+    return "\n".join(lines) + "\n"

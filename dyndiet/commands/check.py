@@ -8,15 +8,20 @@ import importlib.util
 import os
 import random
 import sys
+from pathlib import Path
 from typing import Any
 
 from hypothesis import settings as hsettings
 
+from dyndiet import patch_report
 from dyndiet.designs import resolve_designs
 from dyndiet.options import add_budget_options, add_target_options, check_corpus
 from dyndiet.report import DesignRun, build_document, render, tool_info, write_outputs
+from kernel.patching import read_series
+from kernel.sources import DEFAULT_KERNEL, PACKAGED, kernel_source
 from model.errors import InputError
 from properties.catalogue import DesignRef, Target, catalogue
+from properties.patch_check import check_patches
 from properties.profiles import register_profiles
 from properties.runner import Budget, PropertyResult, run_property
 
@@ -33,6 +38,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     p.add_argument("--output", metavar="DIR",
                    help="also write report.{json,txt,md} and reproducer files to DIR")
+    patch = p.add_argument_group(
+        "checking a posted patch", "fuzz the patched kernel code against its base (the real "
+        "lib/dynamic_debug.c and mm/zsmalloc.c built in user space) instead of designs")
+    patch.add_argument("--patch", action="append", default=[], metavar="FILE",
+                       help="a git format-patch file, an mbox holding a series, or a plain "
+                            "diff (repeatable: applied in order)")
+    src = patch.add_mutually_exclusive_group()
+    src.add_argument("--kernel", choices=PACKAGED, default=None,
+                     help=f"the base: Debian's linux-source-VERSION (default: {DEFAULT_KERNEL})")
+    src.add_argument("--kernel-tree", metavar="DIR",
+                     help="the base: a kernel tree, read in place (never written to)")
+    patch.add_argument("--sanitize", action="store_true",
+                       help="build with -fsanitize=address,undefined")
 
 
 def footprint(design: DesignRef, target: Target) -> dict[str, Any]:
@@ -60,7 +78,51 @@ def budget_from(args: argparse.Namespace) -> tuple[Budget, str]:
                   derandomize=derandomize), profile
 
 
+def check_output_dir(path: str | None) -> None:
+    """``--output`` is checked before any work: it must be a directory that can be made."""
+    if path is None:
+        return
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError("--output is not a directory", path=path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory: {exc.strerror}", path=path) from None
+
+
+def run_patches(args: argparse.Namespace) -> int:
+    """``dyndiet check --patch FILE...``: the patched kernel against its base."""
+    if args.designs:
+        raise InputError("give designs or --patch, not both")
+    check_output_dir(args.output)
+    source = kernel_source(args.kernel, args.kernel_tree)
+    patches = tuple(p for path in args.patch for p in read_series(path))
+    budget, _profile = budget_from(args)
+    result = check_patches(source, patches, budget, sanitize=args.sanitize)
+    command = ["dyndiet", "check", *(x for path in args.patch for x in ("--patch", path))]
+    command += (["--kernel-tree", args.kernel_tree] if args.kernel_tree
+                else ["--kernel", args.kernel or DEFAULT_KERNEL])
+    command += ["--max-examples", str(budget.max_examples), "--steps", str(args.steps)]
+    if budget.seed is not None:
+        command += ["--seed", str(budget.seed)]
+    doc = patch_report.build_document(
+        result, command=command, patch_paths=[str(Path(p).resolve()) for p in args.patch],
+        kernel=None if args.kernel_tree else (args.kernel or DEFAULT_KERNEL),
+        tree=args.kernel_tree,
+        budget={"max_examples": budget.max_examples, "steps": args.steps,
+                "seed": budget.seed if budget.seed is not None else "derandomized"})
+    if args.output:
+        patch_report.write_outputs(doc, args.output)
+    sys.stdout.write(patch_report.render(doc, args.format))
+    if any(c["status"] == "error" for c in doc["checks"]):
+        return 2
+    return 1 if doc["findings"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.patch:
+        return run_patches(args)
     bad: list[str] = []
     designs: list[DesignRef] = []
     for arg in args.designs or ["all"]:

@@ -1,0 +1,81 @@
+"""``dyndiet check --patch``: a posted patch applied, built and fuzzed against its base."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dyndiet.cli import main
+from tests.kernel_fixtures import require_kernel
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PLANTED = FIXTURES / "planted"
+
+
+def check(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    rc = main(["check", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_a_changed_behaviour_is_a_difference_shrunk_to_its_steps(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    require_kernel("6.12")
+    rc, out, _ = check(capsys, "--patch", str(PLANTED / "dyndbg-escape-tab.patch"),
+                       "--max-examples", "60", "--format", "json", "--output",
+                       str(tmp_path / "out"))
+    assert rc == 1
+    doc = json.loads(out)
+    (finding,) = doc["findings"]
+    assert finding["severity"] == "difference"
+    diff = finding["difference"]
+    assert diff["observation"] == "the control file"
+    assert '"read\\tdone\\n"' in diff["baseline"] and '"read\tdone\\n"' in diff["design"]
+    assert finding["steps"] == ["boot: vmlinux with foo (1 callsite: a.c:1 f 'read\\tdone\\n')"
+                                " (CONFIG_JUMP_LABEL=n)", "late_initcall",
+                                "cat /proc/dynamic_debug/control"]
+    assert doc["header"]["base"].startswith("Linux 6.12")
+    assert {c["check"]: c["status"] for c in doc["checks"]} == {
+        "kernel-rules": "passed", "equivalence": "failed"}
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert written == ["report.json", "report.md", "report.txt", "reproduce_F1.sh",
+                       "test_repro_F1.py"]
+    text = (tmp_path / "out" / "report.txt").read_text()
+    assert max(len(ln) for ln in text.splitlines()) <= 72
+    assert "cat /proc/dynamic_debug/control" in (tmp_path / "out" / "reproduce_F1.sh").read_text()
+    # the pytest reproducer fails the way the report says, from any directory
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           str(tmp_path / "out" / "test_repro_F1.py")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 1, proc.stdout[-2000:]
+    assert "the control file differs" in proc.stdout
+
+
+def test_a_patch_that_does_not_apply_is_one_line_naming_the_hunk(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    require_kernel("6.12")
+    rc, out, err = check(capsys, "--patch", str(FIXTURES / "patches" / "does-not-apply.patch"))
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "patch '[PATCH] dyndbg: a hunk whose context is not in the tree' does not apply: " \
+           "lib/dynamic_debug.c: the hunk at line 10 does not apply" in err
+
+
+def test_a_patch_that_does_not_compile_is_the_first_error_at_the_patched_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    require_kernel("6.12")
+    rc, out, err = check(capsys, "--patch",
+                         str(FIXTURES / "patches" / "does-not-compile.patch"))
+    assert rc == 2 and out == ""
+    assert err.count("\n") == 1
+    assert "does not compile: lib/dynamic_debug.c:816:" in err
+    assert "'undeclared_symbol' undeclared" in err
+
+
+def test_designs_and_a_patch_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = check(capsys, "section", "--patch", str(PLANTED / "dyndbg-escape-tab.patch"))
+    assert rc == 2 and "not both" in err

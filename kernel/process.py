@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -67,6 +68,57 @@ class KernelDied(KernelBug):
 
 class KernelSplat(SleepingInInvalidContext):
     """A splat the kernel survives, raised only where a check makes it fatal."""
+
+
+class KernelSanitizer(KernelOops):
+    """A use-after-free or out-of-bounds access (or undefined behaviour) that the sanitizer
+    build caught in kernel code, said the way KASAN/UBSAN say it."""
+
+
+_ASAN_KIND = re.compile(r"ERROR: AddressSanitizer: ([\w-]+) on address (0x[0-9a-f]+)")
+_FRAME = re.compile(r"#\d+ 0x[0-9a-f]+ in (\S+) (\S+?):(\d+)")
+_UBSAN = re.compile(r"^(\S+?):(\d+):\d+: runtime error: (.*)$", re.M)
+
+
+def sanitizer_error(report: str, built: Built) -> KernelSanitizer | None:
+    """The typed failure of a sanitizer report: ``BUG: KASAN: use-after-free in FUNC`` with the
+    first frame in kernel code as its site, the report's lines as notes."""
+    m = _ASAN_KIND.search(report)
+    if m is not None:
+        frames = [f for f in _FRAME.findall(report) if "/harness.c" not in f[1]]
+        func, path, line = frames[0] if frames else ("?", "", "0")
+        site = f"{_short(path, built)}:{line}" if path else ""
+        kind = m.group(1).replace("heap-", "")
+        exc = KernelSanitizer(f"BUG: KASAN: {kind} in {func}", site, int(m.group(2), 16))
+    else:
+        u = _UBSAN.search(report)
+        if u is None:
+            return None
+        exc = KernelSanitizer(f"UBSAN: {u.group(3)}", f"{_short(u.group(1), built)}:{u.group(2)}")
+    for ln in _kernel_lines(report, built):
+        exc.add_note(ln)
+    return exc
+
+
+def _kernel_lines(report: str, built: Built) -> list[str]:
+    """The report's headline lines and its stack frames inside kernel code (the tree's files
+    and the shims), paths shortened; the interpreter's own frames dropped."""
+    roots = [str(r) for r in (built.overlay, built.source.root) if r is not None]
+    roots.append(str(Path(__file__).resolve().parent))
+    out: list[str] = []
+    for ln in report.splitlines():
+        text = ln.strip()
+        frame = _FRAME.search(text)
+        if frame is not None:
+            if any(frame.group(2).startswith(r) for r in roots):
+                out.append(f"  {frame.group(1)} {_short(frame.group(2), built)}:"
+                           f"{frame.group(3)}")
+        elif text and not text.startswith(("Shadow", "0x0", "=>", "  ")) and len(out) < 60 \
+                and ("ERROR" in text or "READ" in text or "WRITE" in text or "located" in text
+                     or "freed by" in text or "allocated by" in text
+                     or "runtime error" in text or "SUMMARY" in text):
+            out.append(text)
+    return out
 
 
 def fatal_error(ev: Event, log: tuple[Event, ...] = ()) -> KernelBug:
@@ -156,9 +208,9 @@ class Kernel:
             self.server.worker = None
             why = (f"signal {-status} ({signal.Signals(-status).name})" if status < 0
                    else f"exit status {status}")
-            self.dead = KernelDied(f"the kernel's worker died in {fn}: {why}", fn)
-            if tail:
-                self.dead.add_note(tail)
+            self.dead = sanitizer_error(tail, self.server.built) if tail else None
+            if self.dead is None:
+                self.dead = KernelDied(f"the kernel's worker died in {fn}: {why}", fn)
             raise self.dead
         if msg[0] == "error":
             raise RuntimeError(f"binding {fn} failed in the worker: {msg[1]}")
@@ -213,7 +265,15 @@ class KernelServer:
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         if self.built.sanitize:
-            env["ASAN_OPTIONS"] = "detect_leaks=0:abort_on_error=0:handle_segv=0"
+            import tempfile
+            self._logdir = tempfile.TemporaryDirectory(prefix="dyndiet-san-")
+            log = os.path.join(self._logdir.name, "report")
+            env["DYNDIET_SANITIZER_LOG"] = log
+            # the harness keeps SIGSEGV (an oops), the sanitizer reports into a file per worker
+            env["ASAN_OPTIONS"] = (f"detect_leaks=0:abort_on_error=0:handle_segv=0:"
+                                   f"handle_sigbus=0:handle_sigfpe=0:handle_sigill=0:"
+                                   f"log_path={log}")
+            env["UBSAN_OPTIONS"] = f"print_stacktrace=1:halt_on_error=1:log_path={log}-ub"
             libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True,
                                      text=True, check=False).stdout.strip()
             env["LD_PRELOAD"] = libasan

@@ -88,7 +88,25 @@ def main() -> None:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        conn.send(("exited", code, ""))
+        conn.send(("exited", code, sanitizer_report(pid)))
+
+
+def sanitizer_report(pid: int) -> str:
+    """The report AddressSanitizer/UBSan wrote for worker ``pid`` (``log_path`` in
+    ``ASAN_OPTIONS``/``UBSAN_OPTIONS``, set by :class:`kernel.process.KernelServer`), removed
+    once read; empty without one."""
+    base = os.environ.get("DYNDIET_SANITIZER_LOG")
+    if not base:
+        return ""
+    text = ""
+    for path in (f"{base}.{pid}", f"{base}-ub.{pid}"):
+        try:
+            with open(path, errors="replace") as f:
+                text += f.read(64 * 1024)
+            os.unlink(path)
+        except OSError:
+            continue
+    return text
 
 
 if __name__ == "__main__":

@@ -79,3 +79,35 @@ def test_a_patch_that_does_not_compile_is_the_first_error_at_the_patched_line(
 def test_designs_and_a_patch_together_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = check(capsys, "section", "--patch", str(PLANTED / "dyndbg-escape-tab.patch"))
     assert rc == 2 and "not both" in err
+
+
+def test_the_sanitizer_build_reports_a_use_after_free_as_kasan_would() -> None:
+    from kernel.build import build
+    from kernel.dyndbg import RealDyndbg, dyndbg_area
+    from kernel.patching import apply_series, read_series
+    from kernel.process import KernelSanitizer, KernelServer
+    from model.abi import get_abi
+    from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
+    from model.linker import link_module, link_vmlinux
+    from model.memory import AddressSpace
+
+    source = require_kernel("6.12")
+    overlay = apply_series(source, read_series(PLANTED / "dyndbg-use-after-free.patch"))
+    plain = ModuleSpec("foo", (CallsiteSpec("foo", "f", "a.c", "ok\n", 1),), builtin=True)
+    module = ModuleSpec("m", (CallsiteSpec("m", "g", "m.c", "hi\n", 2),))
+    for sanitize in (False, True):
+        built = build(dyndbg_area(source, False), source, overlay=overlay, sanitize=sanitize)
+        with KernelServer(built) as server:
+            d = RealDyndbg(server.new_kernel())
+            space = AddressSpace(get_abi("x86_64"))
+            d.boot(link_vmlinux(space, "v6.12", False, (plain,)), space, False, "")
+            d.insmod(link_module(space, "v6.12", False, module), space, None, False)
+            if not sanitize:  # the freed table is still readable: nothing shows
+                assert d.rmmod("m").value == 0
+                continue
+            with pytest.raises(KernelSanitizer) as info:
+                d.rmmod("m")
+            assert info.value.message == "BUG: KASAN: use-after-free in ddebug_table_free"
+            assert info.value.site == "lib/dynamic_debug.c:1316"
+            notes = getattr(info.value, "__notes__", [])
+            assert any("ddebug_remove_module lib/dynamic_debug.c" in n for n in notes), notes

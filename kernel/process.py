@@ -44,10 +44,24 @@ class Event:
     file: str = ""
     line: int = 0
     addr: int = 0
+    #: A fatal event's call trace, innermost first: ``function file:line`` per frame.
+    trace: tuple[str, ...] = ()
 
     @property
     def site(self) -> str:
         return f"{self.file}:{self.line}" if self.file else ""
+
+    def kernel_frame(self) -> tuple[str, str] | None:
+        """(function, file:line) of the innermost frame of the trace in a kernel file, when the
+        event's own site is in a shim (a fault inside a shim is reported where the kernel
+        called it); None when the site is kernel code already or no frame is."""
+        if self.file and not self.file.startswith("kernel/"):
+            return None
+        for frame in self.trace:
+            func, _, where = frame.rpartition(" ")
+            if where and not where.startswith(("kernel/", "?")):
+                return func, where
+        return None
 
 
 class KernelOops(BadAccess):
@@ -124,15 +138,24 @@ def _kernel_lines(report: str, built: Built) -> list[str]:
 def fatal_error(ev: Event, log: tuple[Event, ...] = ()) -> KernelBug:
     """The typed :mod:`model.errors` failure of a fatal event, the kernel's lines as notes."""
     exc: KernelBug
+    site, message = ev.site, ev.message
+    frame = ev.kernel_frame()
+    if frame is not None:
+        message = re.sub(r" \(in [^)]*\)$", "", message) + f" (in {frame[0]})"
+        site = frame[1]
     if ev.kind == "bug":
-        exc = BugOn(ev.message, ev.site)
+        exc = BugOn(message, site)
     elif ev.kind == "oops":
-        exc = KernelOops(ev.message, ev.site, ev.addr)
+        exc = KernelOops(message, site, ev.addr)
     else:
-        exc = KernelHang(ev.message, ev.site)
+        exc = KernelHang(message, site)
     for e in log[-8:]:
         if e is not ev:
             exc.add_note(e.message)
+    if ev.trace:
+        exc.add_note("Call Trace:")
+        for line in ev.trace:
+            exc.add_note(f" {line}")
     return exc
 
 
@@ -222,8 +245,11 @@ class Kernel:
             raise self.dead
         return CallResult(value, events)
 
-    def _event(self, kind: int, msg: str, file: str, line: int, addr: int, pc: int) -> Event:
+    def _event(self, kind: int, msg: str, file: str, line: int, addr: int, pc: int,
+               trace: tuple[int, ...] = ()) -> Event:
         name = EVENT_KINDS[kind] if 0 <= kind < len(EVENT_KINDS) else "bug"
+        frames = tuple(f for f in map(self._frame, trace)
+                       if " kernel/shim/harness.c:" not in f)
         if pc and name in ("oops", "hang"):
             path, ln, func = _addr2line(str(self.server.built.path), pc)
             if path:
@@ -231,7 +257,14 @@ class Kernel:
                 msg = f"{msg} (in {func})" if func and func != "??" else msg
         elif file:
             file = _short(file, self.server.built)
-        return Event(name, msg, file, line, addr)
+        return Event(name, msg, file, line, addr, frames)
+
+    def _frame(self, offset: int) -> str:
+        """``function file:line`` of a return address (the call is the byte before it)."""
+        path, ln, func = _addr2line(str(self.server.built.path), max(offset - 1, 0))
+        if not path:
+            return f"? +{offset:#x}"
+        return f"{func} {_short(path, self.server.built)}:{ln}"
 
     def close(self) -> None:
         """End the worker (a dead one is reaped)."""

@@ -16,15 +16,18 @@ import traceback
 from multiprocessing.connection import Connection
 from typing import Any
 
+RawEvent = tuple[int, str, str, int, int, int, tuple[int, ...]]
 
-def harness_events(lib: ctypes.CDLL) -> list[tuple[int, str, str, int, int, int]]:
+
+def harness_events(lib: ctypes.CDLL) -> list[RawEvent]:
     """Every event of the harness (harness.h accessors), then clear them."""
     n = lib.harness_nevents()
     out = []
     for i in range(n):
+        trace = tuple(lib.harness_event_trace(i, j) for j in range(lib.harness_event_ntrace(i)))
         out.append((lib.harness_event_kind(i), lib.harness_event_msg(i).decode("latin-1"),
                     lib.harness_event_file(i).decode("latin-1"), lib.harness_event_line(i),
-                    lib.harness_event_addr(i), lib.harness_event_pc(i)))
+                    lib.harness_event_addr(i), lib.harness_event_pc(i), trace))
     lib.harness_clear_events()
     return out
 
@@ -32,7 +35,7 @@ def harness_events(lib: ctypes.CDLL) -> list[tuple[int, str, str, int, int, int]
 def _declare(lib: ctypes.CDLL) -> None:
     for name in ("harness_event_msg", "harness_event_file"):
         getattr(lib, name).restype = ctypes.c_char_p
-    for name in ("harness_event_addr", "harness_event_pc"):
+    for name in ("harness_event_addr", "harness_event_pc", "harness_event_trace"):
         getattr(lib, name).restype = ctypes.c_ulong
 
 

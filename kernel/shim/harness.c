@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ static int harness_watchdog_ms = 2000;
 
 #define HARNESS_MAX_EVENTS 512
 #define HARNESS_MSG 512
+#define HARNESS_TRACE 24
 
 struct harness_event {
 	int kind;
@@ -32,10 +34,15 @@ struct harness_event {
 	unsigned long addr;
 	unsigned long pc;
 	char msg[HARNESS_MSG];
+	/* the call trace of a fatal event: offsets in this object (0: outside it) */
+	int ntrace;
+	unsigned long trace[HARNESS_TRACE];
 };
 
 static struct harness_event events[HARNESS_MAX_EVENTS];
 static int nevents;
+
+static void record_trace(struct harness_event *ev);
 
 static struct harness_event *event_new(int kind, const char *file, int line)
 {
@@ -118,6 +125,7 @@ void harness_fatal(int kind, const char *file, int line, unsigned long addr,
 		va_start(ap, fmt);
 		vsnprintf(ev->msg, sizeof(ev->msg), fmt, ap);
 		va_end(ap);
+		record_trace(ev);
 	}
 	harness_dead = 1;
 	if (harness_jmp)
@@ -133,6 +141,25 @@ void harness_bug(const char *file, int line)
 }
 
 /* --- signals: a fault or a hang inside kernel code ends the call, not the process ---------- */
+
+/* The call trace at a fatal event, as offsets into this object (dump_stack's "Call Trace:").
+ * backtrace() unwinds through the signal frame; it was warmed up at load, so it does not
+ * allocate here. */
+static void record_trace(struct harness_event *ev)
+{
+	void *bt[HARNESS_TRACE];
+	Dl_info self, info;
+	int i, n = backtrace(bt, HARNESS_TRACE);
+
+	if (!dladdr((void *)record_trace, &self))
+		return;
+	ev->ntrace = 0;
+	for (i = 0; i < n; i++) {
+		if (dladdr(bt[i], &info) && info.dli_fbase == self.dli_fbase)
+			ev->trace[ev->ntrace++] = (unsigned long)bt[i] -
+						  (unsigned long)self.dli_fbase;
+	}
+}
 
 static unsigned long pc_of(void *uctx)
 {
@@ -176,6 +203,7 @@ static void on_signal(int sig, siginfo_t *si, void *uctx)
 				 "BUG: unable to handle page fault for address: %016lx",
 				 (unsigned long)si->si_addr);
 		}
+		record_trace(ev);
 	}
 	harness_dead = 1;
 	if (harness_jmp)
@@ -191,7 +219,9 @@ __attribute__((constructor)) static void harness_install(void)
 	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
 	int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGALRM };
 	size_t i;
+	void *warm[2];
 
+	backtrace(warm, 2);	/* loads the unwinder now, not in a signal handler */
 	sigaltstack(&ss, NULL);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_signal;
@@ -353,4 +383,6 @@ unsigned long harness_event_addr(int i) { return events[i].addr; }
 unsigned long harness_event_pc(int i) { return events[i].pc; }
 const char *harness_event_msg(int i) { return events[i].msg; }
 void harness_clear_events(void) { nevents = 0; }
+int harness_event_ntrace(int i) { return events[i].ntrace; }
+unsigned long harness_event_trace(int i, int j) { return events[i].trace[j]; }
 int harness_is_dead(void) { return harness_dead; }

@@ -107,6 +107,8 @@ unsigned long harness_event_addr(int i);
 unsigned long harness_event_pc(int i);
 const char *harness_event_msg(int i);
 void harness_clear_events(void);
+int harness_event_ntrace(int i);
+unsigned long harness_event_trace(int i, int j);
 int harness_is_dead(void);
 
 #endif

@@ -38,6 +38,10 @@ def test_a_fault_is_an_oops_with_the_address_and_the_line(server: KernelServer) 
     assert info.value.addr == 0x10
     assert "unable to handle page fault for address: 0000000000000010" in info.value.message
     assert info.value.site.startswith("kernel/shim/selftest/glue.c:")
+    notes = getattr(info.value, "__notes__", [])
+    assert notes[0] == "Call Trace:"  # innermost first, the harness's own frames left out
+    assert notes[1].startswith(" deref kernel/shim/selftest/glue.c:")
+    assert any(n.startswith(" h_selftest kernel/shim/selftest/glue.c:") for n in notes)
     with pytest.raises(KernelOops):  # the kernel stays dead
         k.call("run", 0)
     assert server.new_kernel().call("run", 0).value == 0  # the next one is fresh

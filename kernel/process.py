@@ -250,6 +250,10 @@ class Kernel:
         name = EVENT_KINDS[kind] if 0 <= kind < len(EVENT_KINDS) else "bug"
         frames = tuple(f for f in map(self._frame, trace)
                        if " kernel/shim/harness.c:" not in f)
+        if pc and name in ("oops", "hang"):  # the interrupted pc itself, innermost
+            at = self._frame(pc + 1)
+            if not frames or frames[0] != at:
+                frames = (at, *frames)
         if pc and name in ("oops", "hang"):
             path, ln, func = _addr2line(str(self.server.built.path), pc)
             if path:

@@ -218,7 +218,7 @@ def render_text(doc: dict[str, Any]) -> str:
             lines += _wrap(f"{i}. {s}", "    ", "       ")
         if f["evidence"]:
             lines.append("")
-            lines.append("  the kernel printed:")
+            lines.append("  what the kernel printed, and the bytes involved:")
             for e in f["evidence"][-12:]:
                 lines += _wrap(e, "    ", "      ")
         lines.append("")

@@ -113,6 +113,7 @@ class PatchMachine(TracedMachine):
         except KernelBug as exc:
             self.evidence.extend(getattr(exc, "__notes__", ()))
             if self.check == "kernel-rules":
+                self.evidence.extend(self._pointer_evidence())
                 raise
             self.halted = f"{exc.message} [{exc.site}]"
             self.evidence.append(f"run halted: the patched kernel died ({exc.message}); that "
@@ -130,6 +131,22 @@ class PatchMachine(TracedMachine):
                 raise Disagreement(f"the error lines of {what}", error_lines(want),
                                    error_lines(got))
         return want.value, got.value
+
+    def _pointer_evidence(self, limit: int = 6) -> list[str]:
+        """The string pointers of the records the run had, with their parity: where a patch
+        tells pointers from tagged values by a bit, this is the bit it read (the strings are at
+        the same offsets within their pages in both kernels as the model's linker put them)."""
+        images = [i for i in (self.vmlinux, *self.modules.values()) if i is not None]
+        out = ["the records' string pointers (odd ones marked):"]
+        for img in images:
+            for k, c in enumerate(img.callsites[:limit]):
+                parts = []
+                for field in ("modname", "function", "filename", "format"):
+                    addr = getattr(c, field)
+                    mark = " ODD" if addr & 1 else ""
+                    parts.append(f"{field} {addr:#x}{mark} {getattr(c.spec, field)!r}")
+                out.append(f"  {img.name} #{k}: " + ", ".join(parts))
+        return out if len(out) > 1 else []
 
     # --- rules ---------------------------------------------------------------------------------
 

@@ -203,7 +203,7 @@ def render_text(doc: dict[str, Any]) -> str:
     for f in doc["findings"]:
         lines.append("")
         lines += _wrap(f"[{f['id']}] {f['headline']}", sub="     ")
-        if f["site"]:
+        if f["site"] and f["site"] not in f["headline"]:
             lines += _wrap(f"at {f['site']}", "     ")
         lines.append(f"     severity: {f['severity']}; check: {', '.join(f['properties'])}")
         d = f["difference"]

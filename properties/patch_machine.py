@@ -58,10 +58,18 @@ class UnpatchedFailed(RuntimeError):
 
 
 def splat_error(ev: Event) -> KernelBug:
-    """The typed failure of a splat event: sleeping in atomic context or another splat."""
+    """The typed failure of a splat event: sleeping in atomic context or another splat, with
+    its call trace as notes."""
+    exc: KernelBug
     if ev.message.startswith("BUG: sleeping function called from invalid context"):
-        return SleepingInInvalidContext(ev.message, ev.site)
-    return KernelSplat(ev.message, ev.site)
+        exc = SleepingInInvalidContext(ev.message, ev.site)
+    else:
+        exc = KernelSplat(ev.message, ev.site)
+    if ev.trace:
+        exc.add_note("Call Trace:")
+        for line in ev.trace:
+            exc.add_note(f" {line}")
+    return exc
 
 
 def after_late_init(machine: PatchMachine) -> bool:
@@ -122,12 +130,15 @@ class PatchMachine(TracedMachine):
         if self.check == "kernel-rules":
             for ev in got.splats:
                 if ev not in want.splats:
+                    exc = splat_error(ev)
                     self.evidence.extend(e.message for e in got.events if e.kind == "log")
-                    raise splat_error(ev)
+                    self.evidence.extend(getattr(exc, "__notes__", ()))
+                    raise exc
         elif compare:
             if want.value != got.value:
                 raise Disagreement(what, want.value, got.value)
-            if error_lines(want) != error_lines(got):
+            # a splat's own lines (and the lines a shim adds to it) belong to kernel-rules
+            if not got.splats and error_lines(want) != error_lines(got):
                 raise Disagreement(f"the error lines of {what}", error_lines(want),
                                    error_lines(got))
         return want.value, got.value

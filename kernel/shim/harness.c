@@ -92,6 +92,7 @@ void harness_splat(const char *file, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(ev->msg, sizeof(ev->msg), fmt, ap);
 	va_end(ap);
+	record_trace(ev);
 }
 
 void harness_warn(const char *file, int line, const char *cond)

@@ -155,7 +155,7 @@ def _wrap(text: str, indent: str = "", sub: str | None = None) -> list[str]:
     for para in text.splitlines() or [""]:
         out += textwrap.wrap(para, WIDTH, initial_indent=indent, subsequent_indent=sub,
                              break_long_words=True, break_on_hyphens=False,
-                             drop_whitespace=False) or [indent]
+                             drop_whitespace=True) or [indent]
     return [ln.rstrip() for ln in out]
 
 

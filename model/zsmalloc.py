@@ -1,4 +1,8 @@
-"""An executable model of mm/zsmalloc.c in two eras: ``v5.8`` (the default) and ``current``.
+"""An executable model of mm/zsmalloc.c in four eras: ``v5.8`` (the default), ``v6.1`` and
+``v6.12`` (Debian's 6.1.192 and 6.12.118, held against the real code by
+properties/fidelity_zsmalloc.py) and ``current`` (7.1.5).  An era is a value
+(:class:`~model.zsmalloc_classes.EraFeatures`, one fact per field); the pool branches on those
+facts, and each function names the kernel function and the eras it follows.
 
 Everything lives as bytes in a :class:`~model.memory.AddressSpace`:
 
@@ -8,17 +12,25 @@ Everything lives as bytes in a :class:`~model.memory.AddressSpace`:
   with ``next_free_index << OBJ_TAG_BITS`` (the last: ``-1UL << OBJ_TAG_BITS``);
 * a handle is the address of a word-sized slot of the ``zs_handle`` slab (:mod:`model.slab`);
   the slot holds the *obj*, ``(pfn << OBJ_INDEX_BITS | obj_idx)``, shifted left by
-  ``OBJ_TAG_BITS`` in v5.8, whose bit 0 is then ``HANDLE_PIN_BIT``, the bit spin lock that
-  ``zs_map_object`` holds;
-* ``zs_map_object`` (v5.8) returns the kmap'ed address of an object inside one page, or the
+  ``OBJ_TAG_BITS`` in v5.8 and v6.1, whose bit 0 is then (v5.8) ``HANDLE_PIN_BIT``, the bit
+  spin lock that ``zs_map_object`` holds;
+* ``zs_map_object`` (v5.8, v6.1, v6.12) returns the kmap'ed address of an object inside one
+  page, or the
   per-CPU ``zs_map_area`` buffer (a kmalloc'ed ``ZS_MAX_ALLOC_SIZE`` region) for an object that
   spans two pages; callers read and write through the address space, and the RO/WO copy rules
   follow from the copies the model makes, as they do in the kernel.
 
 The model checks what the kernel leaves undefined and raises the typed exceptions of
 :mod:`model.errors`: a nested mapping on one CPU, mapping a pinned handle again (``pin_tag``
-deadlock), sleeping while mapped, mapping in interrupt context (``BUG_ON(in_interrupt())``), using
-a freed or never-allocated handle.  docs/zsmalloc.md lists what is exact and what is simplified.
+deadlock, v5.8), migration or compaction waiting for a mapping (:class:`PinDeadlock`), sleeping
+while mapped, mapping in interrupt context (``BUG_ON(in_interrupt())``), using a freed or
+never-allocated handle.  docs/zsmalloc.md lists what is exact and what is simplified.
+
+Where the model deliberately differs from the kernel: a nested mapping on one CPU.  6.1 and
+6.12 go on after lockdep's recursive-locking report at ``local_lock(&zs_map_area.lock)``
+(:attr:`EraFeatures.nested_map_site`) and the second mapping clobbers the per-CPU area ("There
+is no protection against nested mappings", the kernel-doc of zs_map_object says); the model
+stops there with a :class:`~model.errors.KernelBug` (tests/test_kernel_zsmalloc.py pins it).
 """
 
 from __future__ import annotations
@@ -35,7 +47,6 @@ from model.context import (
     GFP_HIGHMEM_BIT,
     GFP_KERNEL,
     GFP_MOVABLE_BIT,
-    SITE_SLAB_PRE_ALLOC,
     KernelContext,
     PageFrame,
 )
@@ -46,18 +57,24 @@ from model.zsmalloc_classes import (
     CHAIN_SIZE_DEFAULT,
     ERA_CURRENT,
     ERA_V58,
+    ERA_V61,
+    ERA_V612,
     ERAS,
+    FEATURES,
     OBJ_ALLOCATED_TAG,
     OBJ_TAG_BITS,
     ClassTable,
+    EraFeatures,
     SizeClassSpec,
-    check_era,
     class_table,
+    era_features,
 )
 
 __all__ = [
-    "ERAS", "ERA_CURRENT", "ERA_V58", "ClassTable", "ObjectLocation", "PinDeadlock", "SizeClassSpec",
-    "ZsClassStats", "ZsMapMode", "ZsPool", "ZsPoolStats", "class_table", "zs_create_pool",
+    "ERAS", "ERA_CURRENT", "ERA_V58", "ERA_V61", "ERA_V612", "ClassTable", "EraFeatures",
+    "MigrateLockDeadlock", "MigrateMode", "ObjectLocation", "PinDeadlock", "SizeClassSpec",
+    "ZsClassStats", "ZsMapMode", "ZsPool", "ZsPoolStats", "class_table", "era_features",
+    "zs_create_pool",
 ]
 
 ZSPAGE_MAGIC = 0x58
@@ -83,10 +100,10 @@ EAGAIN = 11
 EBUSY = 16
 MAX_ERRNO = 4095
 
-#: ``kernel BUG at`` site of ``BUG_ON(in_interrupt())`` in zs_map_object: line 1313 of the
+#: ``kernel BUG at`` site of ``BUG_ON(in_interrupt())`` in zs_map_object, v5.8: line 1313 of the
 #: stored 5.9-rc blob c36fdff9a371 of mm/zsmalloc.c (v5.8.1's blob 952a01e45c6a could not be
-#: read; docs/zsmalloc.md).
-BUG_MAP_IN_INTERRUPT = "mm/zsmalloc.c:1313"
+#: read; docs/zsmalloc.md).  Each era's site is :attr:`EraFeatures.bug_map_in_interrupt`.
+BUG_MAP_IN_INTERRUPT = FEATURES[ERA_V58].bug_map_in_interrupt
 
 
 class ZsMapMode(enum.IntEnum):
@@ -97,9 +114,29 @@ class ZsMapMode(enum.IntEnum):
     ZS_MM_WO = 2
 
 
+class MigrateMode(enum.IntEnum):
+    """include/linux/migrate_mode.h ``enum migrate_mode`` (``MIGRATE_SYNC_NO_COPY`` in v5.8 and
+    v6.1; gone by 6.12)."""
+
+    MIGRATE_ASYNC = 0
+    MIGRATE_SYNC_LIGHT = 1
+    MIGRATE_SYNC = 2
+    MIGRATE_SYNC_NO_COPY = 3
+
+
 class PinDeadlock(KernelBug):
-    """``pin_tag()`` spins on ``HANDLE_PIN_BIT`` that is already held (v5.8): a soft lockup when
-    the holder is this CPU, a wait on another CPU the sequential model cannot make."""
+    """A spin on a lock a mapping holds: ``pin_tag()`` on a ``HANDLE_PIN_BIT`` already held
+    (v5.8), or (subclass :class:`MigrateLockDeadlock`) ``migrate_write_lock`` of a zspage a
+    mapping read-locks (v6.1, v6.12): a lockup when the holder is this CPU, a wait on another
+    CPU the sequential model cannot make."""
+
+
+class MigrateLockDeadlock(PinDeadlock):
+    """``migrate_write_lock(zspage)`` (``write_lock(&zspage->lock)``) spins while a mapping holds
+    ``migrate_read_lock(zspage)``: page migration (6.1 mm/zsmalloc.c:1877, 6.12 :1804) and
+    compaction (6.1 :2046 and :2055, 6.12 :1973).  Its site is where the real code's rwlock
+    lockup report points: the ``write_lock`` in ``migrate_write_lock`` (6.1 :1770, 6.12 :1724)
+    or ``migrate_write_lock_nested`` (6.1 :1775)."""
 
 
 @attrs.frozen
@@ -172,10 +209,11 @@ class Zspage:
     inuse: int = 0
     freeobj: int = 0
     pages: list[ZsPageDesc] = attrs.field(factory=list)
-    #: v5.8: number of isolated subpages (page migration in progress).
+    #: v5.8, v6.1: number of isolated subpages (page migration in progress).
     isolated: int = 0
     magic: int = ZSPAGE_MAGIC
-    #: current: readers inside zs_obj_read_begin/end or zs_obj_write (the zspage lock).
+    #: Holders of the zspage lock for reading: v6.1 and v6.12 mappings
+    #: (``migrate_read_lock``), current readers inside zs_obj_read_begin/end.
     readers: int = 0
     #: Creation order, for stable printing.
     serial: int = 0
@@ -198,7 +236,7 @@ class SizeClass:
 
 @attrs.define(slots=True, eq=False)
 class MappingArea:
-    """``struct mapping_area`` (v5.8, one per CPU, shared by all pools) plus what the model
+    """``struct mapping_area`` (v5.8 - v6.12, one per CPU, shared by all pools) plus what the model
     remembers of the mapping in progress to detect misuse."""
 
     cpu: int
@@ -210,6 +248,8 @@ class MappingArea:
     pool: str = ""
     ret: int = 0
     spans: bool = False
+    #: The zspage the mapped object is in (v6.1, v6.12: the one ``migrate_read_lock`` holds).
+    zspage: Zspage | None = None
 
 
 @attrs.define(slots=True, eq=False)
@@ -235,6 +275,8 @@ class ZsPool:
     size_class: list[SizeClass]
     classes: list[SizeClass]
     handle_cachep: KmemCache
+    #: What the era does (:func:`~model.zsmalloc_classes.era_features` of ``era``).
+    feat: EraFeatures = FEATURES[ERA_V58]
     pages_allocated: int = 0
     pages_compacted: int = 0
     compaction_in_progress: bool = False
@@ -264,12 +306,13 @@ class ZsPool:
         self._word.pack_into(data, off, value & self.word_mask)
 
     def location_to_obj(self, page: ZsPageDesc, obj_idx: int) -> int:
-        """mm/zsmalloc.c:location_to_obj (v5.8 shifts by OBJ_TAG_BITS; current does not)."""
+        """mm/zsmalloc.c:location_to_obj (every era; v5.8 and v6.1 shift by OBJ_TAG_BITS,
+        v6.12 and current do not)."""
         obj = (page.frame.pfn << self.obj_index_bits) | (obj_idx & ((1 << self.obj_index_bits) - 1))
         return (obj << self.obj_shift) & self.word_mask
 
     def obj_to_location(self, obj: int) -> tuple[ZsPageDesc, int]:
-        """mm/zsmalloc.c:obj_to_location; an obj naming no zspage page is an oops."""
+        """mm/zsmalloc.c:obj_to_location (every era); an obj naming no zspage page is an oops."""
         obj >>= self.obj_shift
         pfn = obj >> self.obj_index_bits
         page = self._pfn_to_page.get(pfn)
@@ -316,10 +359,11 @@ class ZsPool:
 
     # ------------------------------------------------------------------ fullness
     def get_fullness_group(self, class_: SizeClass, zspage: Zspage) -> int:
-        """mm/zsmalloc.c:get_fullness_group (v5.8: 3N/4 threshold; current: 10% ratios)."""
+        """mm/zsmalloc.c:get_fullness_group (v5.8 and v6.1: the 3N/4 threshold; v6.12 and
+        current: 10% ratios)."""
         inuse = zspage.inuse
         objs = class_.objs_per_zspage
-        if self.era == ERA_V58:
+        if not self.feat.fine_fullness:
             if inuse == 0:
                 return ZS_EMPTY
             if inuse == objs:
@@ -334,17 +378,17 @@ class ZsPool:
         return (100 * inuse // objs) // 10 + 1
 
     def insert_zspage(self, class_: SizeClass, zspage: Zspage, fullness: int) -> None:
-        """mm/zsmalloc.c:insert_zspage. v5.8 puts a zspage with fewer objects in use than the
-        head second; current always adds at the head."""
+        """mm/zsmalloc.c:insert_zspage. v5.8 and v6.1 put a zspage with fewer objects in use
+        than the head second; v6.12 and current always add at the head."""
         class_.stats[fullness] += 1
         lst = class_.fullness_list[fullness]
-        if self.era == ERA_V58 and lst and zspage.inuse < lst[-1].inuse:
+        if self.feat.insert_by_inuse and lst and zspage.inuse < lst[-1].inuse:
             lst.insert(len(lst) - 1, zspage)
         else:
             lst.append(zspage)
 
     def remove_zspage(self, class_: SizeClass, zspage: Zspage, fullness: int) -> None:
-        """mm/zsmalloc.c:remove_zspage."""
+        """mm/zsmalloc.c:remove_zspage (every era)."""
         lst = class_.fullness_list[fullness]
         if lst and lst[-1] is zspage:
             lst.pop()
@@ -353,7 +397,8 @@ class ZsPool:
         class_.stats[fullness] -= 1
 
     def fix_fullness_group(self, class_: SizeClass, zspage: Zspage) -> int:
-        """mm/zsmalloc.c:fix_fullness_group."""
+        """mm/zsmalloc.c:fix_fullness_group (every era; an isolated zspage is off the lists
+        in v5.8 only, and no zspage is isolated outside :meth:`zs_page_migrate`)."""
         newfg = self.get_fullness_group(class_, zspage)
         if newfg == zspage.fullness:
             return newfg
@@ -364,9 +409,10 @@ class ZsPool:
         return newfg
 
     def find_get_zspage(self, class_: SizeClass) -> Zspage | None:
-        """mm/zsmalloc.c:find_get_zspage: v5.8 ALMOST_FULL, ALMOST_EMPTY, EMPTY; current
-        ZS_INUSE_RATIO_99 down to ZS_INUSE_RATIO_0; the head of the first non-empty list."""
-        top = ZS_ALMOST_FULL if self.era == ERA_V58 else ZS_INUSE_RATIO_99
+        """mm/zsmalloc.c:find_get_zspage: v5.8 and v6.1 ALMOST_FULL, ALMOST_EMPTY, EMPTY;
+        v6.12 and current ZS_INUSE_RATIO_99 down to ZS_INUSE_RATIO_0; the head of the first
+        non-empty list."""
+        top = ZS_INUSE_RATIO_99 if self.feat.fine_fullness else ZS_ALMOST_FULL
         fl = class_.fullness_list
         for i in range(top, -1, -1):
             if fl[i]:
@@ -375,10 +421,11 @@ class ZsPool:
 
     # ------------------------------------------------------------------ zspage lifetime
     def _obj_allocated_stat(self) -> int:
-        return V58_NR_FULLNESS if self.era == ERA_V58 else CUR_NR_FULLNESS
+        return CUR_NR_FULLNESS if self.feat.fine_fullness else V58_NR_FULLNESS
 
     def init_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
-        """mm/zsmalloc.c:init_zspage: chain every object 0 -> 1 -> ... -> N-1 in the page bytes."""
+        """mm/zsmalloc.c:init_zspage (every era): chain every object 0 -> 1 -> ... -> N-1 in
+        the page bytes."""
         freeobj = 1
         off = 0
         size = class_.size
@@ -403,7 +450,9 @@ class ZsPool:
         zspage.freeobj = 0
 
     def alloc_zspage(self, class_: SizeClass, gfp: int) -> Zspage | None:
-        """mm/zsmalloc.c:alloc_zspage + create_page_chain + init_zspage."""
+        """mm/zsmalloc.c:alloc_zspage + create_page_chain + init_zspage (every era; the
+        ``struct zspage`` of 6.1 and later comes from the zspage slab, which the model does not
+        fail)."""
         frames: list[PageFrame] = []
         for _ in range(class_.pages_per_zspage):
             frame = self.ctx.alloc_page(gfp, f"zspage {self.name} class {class_.index}")
@@ -430,7 +479,8 @@ class ZsPool:
         return zspage
 
     def __free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
-        """mm/zsmalloc.c:__free_zspage: pages back to the page allocator, counters down."""
+        """mm/zsmalloc.c:__free_zspage (every era): pages back to the page allocator,
+        counters down."""
         for page in zspage.pages:
             del self._pfn_to_page[page.frame.pfn]
             page.zspage = None
@@ -441,14 +491,17 @@ class ZsPool:
         self.pages_allocated -= class_.pages_per_zspage
 
     def free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
-        """mm/zsmalloc.c:free_zspage (the page locks are never contended in the sequential
-        model, so the deferred ``async_free_zspage`` path is never taken)."""
+        """mm/zsmalloc.c:free_zspage, every era (the page locks are never contended in the
+        sequential model, so the deferred ``async_free_zspage`` path is never taken)."""
         self.remove_zspage(class_, zspage, zspage.fullness)
         self.__free_zspage(class_, zspage)
 
     # ------------------------------------------------------------------ objects
     def obj_malloc(self, class_: SizeClass, zspage: Zspage, handle: int) -> int:
-        """mm/zsmalloc.c:obj_malloc: pop the freelist head, write the header, return the obj."""
+        """mm/zsmalloc.c:obj_malloc (every era): pop the freelist head, write the header (or,
+        huge, ``page->index``), return the obj.  The model counts ``OBJ_USED`` here, where v5.8
+        does; 6.1 and 6.12 count it in zs_malloc, and compaction's obj_malloc/obj_free pair
+        leaves it unchanged in every era."""
         obj = zspage.freeobj
         if obj >= class_.objs_per_zspage:
             raise KernelBug(f"BUG: unable to handle page fault: zspage freelist head {obj:#x} is "
@@ -470,14 +523,15 @@ class ZsPool:
         return self.location_to_obj(page, obj)
 
     def obj_free(self, class_: SizeClass, obj: int) -> None:
-        """mm/zsmalloc.c:obj_free: push the object on its zspage's freelist (LIFO)."""
-        if self.obj_shift:  # v5.8: obj &= ~OBJ_ALLOCATED_TAG (current objs may be odd)
+        """mm/zsmalloc.c:obj_free (every era): push the object on its zspage's freelist
+        (LIFO); a huge object's ``page->index`` is cleared instead (v6.1 on)."""
+        if self.obj_shift:  # v5.8: obj &= ~OBJ_ALLOCATED_TAG (unshifted objs may be odd)
             obj &= ~OBJ_ALLOCATED_TAG
         page, idx = self.obj_to_location(obj)
         zspage = page.zspage
         assert zspage is not None
         f_offset = (class_.size * idx) & (self.page_size - 1)
-        if self.era == ERA_CURRENT and class_.huge:
+        if self.feat.huge_free_clears_handle and class_.huge:
             page.handle = 0
         else:
             self._wr(page.data, f_offset, zspage.freeobj << OBJ_TAG_BITS)
@@ -537,50 +591,89 @@ class ZsPool:
     def is_pinned(self, handle: int) -> bool:
         return handle in self._pins
 
+    # ------------------------------------------------------------------ zspage lock (v6.1, v6.12)
+    def _migrate_read_lock(self, zspage: Zspage) -> None:
+        """mm/zsmalloc.c:migrate_read_lock (v6.1 :1758, v6.12 :1712): ``read_lock(&zspage->lock)``
+        (preemption off while held)."""
+        zspage.readers += 1
+        self.ctx.preempt_disable()
+
+    def _migrate_read_unlock(self, zspage: Zspage) -> None:
+        """mm/zsmalloc.c:migrate_read_unlock (v6.1 :1763, v6.12 :1717):
+        ``read_unlock(&zspage->lock)``."""
+        zspage.readers -= 1
+        self.ctx.preempt_enable()
+
+    def _migrate_write_lock(self, zspage: Zspage, op: str, caller: str,
+                            nested: bool = False) -> None:
+        """mm/zsmalloc.c:migrate_write_lock / migrate_write_lock_nested (v6.1 :1768, :1773;
+        v6.12 :1722), called at ``caller``: ``write_lock(&zspage->lock)`` spins while a mapping
+        holds it for reading, which the sequential model cannot wait for
+        (:class:`MigrateLockDeadlock` at the ``write_lock`` line, where the kernel's lockup
+        report points); else the lock is taken and, in the model, released with the step."""
+        if not zspage.readers:
+            return
+        feat = self.feat
+        cpus = sorted({cpu for cpu, h in self.mapped_handles() if self._locate(h)[1] is zspage})
+        where = ", ".join(f"CPU#{c}" for c in cpus) or "a reader"
+        fn = "migrate_write_lock_nested" if nested else "migrate_write_lock"
+        raise MigrateLockDeadlock(
+            f"BUG: rwlock lockup: {op} on CPU#{self.ctx.cpu} spins in {fn}(zspage) at {caller} "
+            f"until {where} unmaps (zs_map_object holds migrate_read_lock(zspage)); the "
+            "sequential model cannot wait",
+            feat.write_lock_nested_site if nested else feat.write_lock_site)
+
     # ------------------------------------------------------------------ public API
     def inject_alloc_failure(self, count: int = 1) -> None:
         """The next ``count`` zs_malloc calls fail in ``cache_alloc_handle`` (v5.8: return 0;
-        current: ``ERR_PTR(-ENOMEM)``)."""
+        v6.1 on: ``ERR_PTR(-ENOMEM)``)."""
         self._fail_next += count
 
+    def pending_alloc_failures(self) -> int:
+        """How many of the :meth:`inject_alloc_failure` failures are still to come."""
+        return self._fail_next
+
     def zs_huge_class_size(self) -> int:
-        """mm/zsmalloc.c:zs_huge_class_size."""
+        """mm/zsmalloc.c:zs_huge_class_size (every era)."""
         return self.table.huge_class_size
 
     def zs_get_total_pages(self) -> int:
-        """mm/zsmalloc.c:zs_get_total_pages: ``pool->pages_allocated``."""
+        """mm/zsmalloc.c:zs_get_total_pages (every era): ``pool->pages_allocated``."""
         return self.pages_allocated
 
     def zs_pool_stats(self) -> ZsPoolStats:
-        """mm/zsmalloc.c:zs_pool_stats."""
+        """mm/zsmalloc.c:zs_pool_stats (every era)."""
         return ZsPoolStats(self.pages_compacted)
 
     def zs_lookup_class_index(self, size: int) -> int:
-        """mm/zsmalloc.c:zs_lookup_class_index (current): the index of the merged class that
-        serves ``size`` (no ZS_HANDLE_SIZE added)."""
-        self._need_era(ERA_CURRENT, "zs_lookup_class_index")
+        """mm/zsmalloc.c:zs_lookup_class_index (v6.12 :1160, current): the index of the merged
+        class that serves ``size`` (no ZS_HANDLE_SIZE added)."""
+        self._need(self.feat.lookup_class_index, "zs_lookup_class_index")
         return self.size_class[self.table.get_size_class_index(size)].index
 
-    def _need_era(self, era: str, fn: str) -> None:
-        if self.era != era:
-            raise InputError(f"{fn} does not exist in the {self.era} era of zsmalloc "
-                             f"(it is {era} API)")
+    def _need(self, present: bool, fn: str) -> None:
+        if not present:
+            raise InputError(f"{fn} does not exist in the {self.era} era of zsmalloc")
 
     def _fail(self, errno: int) -> int:
-        return 0 if self.era == ERA_V58 else self.err_value(errno)
+        return self.err_value(errno) if self.feat.err_ptr else 0
 
     def zs_malloc(self, size: int, gfp: int = GFP_KERNEL, nid: int = 0) -> int:
-        """mm/zsmalloc.c:zs_malloc. v5.8: a handle or 0; current: a handle or an
-        ``IS_ERR_VALUE`` (-EINVAL for 0 bytes, -ENOSPC above ZS_MAX_ALLOC_SIZE, -ENOMEM)."""
+        """mm/zsmalloc.c:zs_malloc. v5.8: a handle or 0; v6.1 (:1397): a handle or
+        ``ERR_PTR(-EINVAL)`` for 0 bytes and above ZS_MAX_ALLOC_SIZE, ``ERR_PTR(-ENOMEM)``;
+        v6.12 (:1359) and current: -EINVAL for 0 bytes, -ENOSPC above ZS_MAX_ALLOC_SIZE,
+        -ENOMEM.  ``nid`` is current's (the other eras have no such argument)."""
+        if nid and not self.feat.malloc_nid:
+            raise InputError(f"zs_malloc has no nid argument in the {self.era} era of zsmalloc")
         if size == 0:
             return self._fail(EINVAL)
         if size > self.table.max_alloc_size or size < 0:
-            return self._fail(ENOSPC)
-        # cache_alloc_handle
+            return self._fail(ENOSPC if self.feat.enospc else EINVAL)
+        # cache_alloc_handle: kmem_cache_alloc's might_alloc() first, at the era's line
         hgfp = gfp & ~(GFP_HIGHMEM_BIT | GFP_MOVABLE_BIT)
+        if hgfp & GFP_DIRECT_RECLAIM_BIT:
+            self.ctx.might_sleep(self.feat.might_alloc_site)
         if self._fail_next > 0:
-            if hgfp & GFP_DIRECT_RECLAIM_BIT:
-                self.ctx.might_sleep(SITE_SLAB_PRE_ALLOC)
             self._fail_next -= 1
             return self._fail(ENOMEM)
         handle = self.handle_cachep.alloc(hgfp)
@@ -608,13 +701,16 @@ class ZsPool:
         return handle
 
     def zs_free(self, handle: int) -> None:
-        """mm/zsmalloc.c:zs_free. v5.8 returns for 0; current for ``IS_ERR_OR_NULL``."""
-        if handle == 0 or (self.era == ERA_CURRENT and self.is_err_value(handle)):
+        """mm/zsmalloc.c:zs_free. v5.8 returns for 0, v6.1 (:1482), v6.12 (:1442) and current
+        for ``IS_ERR_OR_NULL``.  v5.8 pins the handle first (so it spins while the handle is
+        mapped); v6.1 and v6.12 free a mapped handle unnoticed (its zs_unmap_object then reads
+        a freed handle slot); the model refuses to free a handle current is reading."""
+        if handle == 0 or (self.feat.err_ptr and self.is_err_value(handle)):
             return
         self._check_live(handle, "zs_free")
-        if self.era == ERA_V58:
+        if self.feat.handle_pin:
             self._pin_tag(handle, "zs_free")
-        else:
+        elif self.feat.obj_rw_api:
             for r in self._readers:
                 if r.handle == handle:
                     raise KernelBug(
@@ -628,7 +724,7 @@ class ZsPool:
         fullness = self.fix_fullness_group(class_, zspage)
         if fullness == ZS_EMPTY and not zspage.isolated:
             self.free_zspage(class_, zspage)
-        if self.era == ERA_V58:
+        if self.feat.handle_pin:
             self._unpin_tag(handle)
             self.ctx.preempt_enable()
         self.handle_cachep.free(handle)
@@ -646,12 +742,13 @@ class ZsPool:
         c = self._locate(handle)[0]
         return SizeClassSpec(c.index, c.size, c.pages_per_zspage, c.objs_per_zspage)
 
-    # ------------------------------------------------------------------ mapping (v5.8)
+    # ------------------------------------------------------------------ mapping (v5.8 - v6.12)
     def _map_areas(self) -> list[MappingArea]:
         return self.ctx.per_cpu("zs_map_area", self._new_area)
 
     def _new_area(self, cpu: int) -> MappingArea:
-        """mm/zsmalloc.c:__zs_cpu_up: ``kmalloc(ZS_MAX_ALLOC_SIZE, GFP_KERNEL)``."""
+        """mm/zsmalloc.c:__zs_cpu_up (v5.8, v6.1, v6.12): ``kmalloc(ZS_MAX_ALLOC_SIZE,
+        GFP_KERNEL)``."""
         buf = self.ctx.kmalloc(self.table.max_alloc_size, GFP_KERNEL)
         if not buf:
             raise KernelBug("zs_cpu_prepare: -ENOMEM for the per-CPU mapping area",
@@ -659,29 +756,45 @@ class ZsPool:
         return MappingArea(cpu, buf)
 
     def zs_map_object(self, handle: int, mm: ZsMapMode | int = ZsMapMode.ZS_MM_RW) -> int:
-        """mm/zsmalloc.c:zs_map_object, v5.8: the object's payload address in the address
-        space, with preemption (and page faults) disabled until :meth:`zs_unmap_object`."""
-        self._need_era(ERA_V58, "zs_map_object")
+        """mm/zsmalloc.c:zs_map_object (v5.8; v6.1 :1229; v6.12 :1191): the object's payload
+        address in the address space, with preemption (and page faults) disabled until
+        :meth:`zs_unmap_object`.
+
+        v5.8 pins the handle (``pin_tag``) and takes the per-CPU area with ``get_cpu_var``;
+        v6.1 and v6.12 read-lock the zspage (``migrate_read_lock``) and take
+        ``local_lock(&zs_map_area.lock)``: the same preemption count, but nothing stops a
+        second CPU mapping the same handle.  A nested mapping on one CPU stops the model (the
+        kernel goes on, clobbering the per-CPU area: the module docstring's deliberate
+        difference)."""
+        self._need(self.feat.map_api, "zs_map_object")
         ctx = self.ctx
+        feat = self.feat
         if ctx.in_interrupt():
-            raise BugOn(f"kernel BUG at {BUG_MAP_IN_INTERRUPT}! (BUG_ON(in_interrupt()) in "
-                        f"zs_map_object, {ctx.context_name()} context on CPU#{ctx.cpu})",
-                        BUG_MAP_IN_INTERRUPT)
+            site = feat.bug_map_in_interrupt
+            raise BugOn(f"kernel BUG at {site}! (BUG_ON(in_interrupt()) in zs_map_object, "
+                        f"{ctx.context_name()} context on CPU#{ctx.cpu})", site)
         self._check_live(handle, "zs_map_object")
         area = self._map_areas()[ctx.cpu]
         if area.handle:
-            if area.handle == handle and area.pool == self.name:
+            if feat.handle_pin and area.handle == handle and area.pool == self.name:
                 self._pin_tag(handle, "zs_map_object")  # raises: pin_tag deadlock
+            lockdep = ""
+            if feat.nested_map_site:
+                lockdep = (" (lockdep: \"WARNING: possible recursive locking detected\" at "
+                           f"local_lock(&zs_map_area.lock), {feat.nested_map_site})")
             raise KernelBug(
                 f"zs_map_object: nested mapping on CPU#{ctx.cpu}: handle {handle:#x} while "
-                f"handle {area.handle:#x} (pool {area.pool}) is still mapped. \"There is no "
-                "protection against nested mappings\": the per-CPU zs_map_area's vm_addr/vm_buf "
-                "and vm_mm are overwritten, so the first zs_unmap_object kunmap_atomic()s the "
-                "wrong address or copies the wrong buffer back over its object",
-                "mm/zsmalloc.c:zs_map_object")
-        self._pin_tag(handle, "zs_map_object")
-        class_, _zspage, page, _idx, off = self._locate(handle)
-        ctx.preempt_disable()  # get_cpu_var(zs_map_area)
+                f"handle {area.handle:#x} (pool {area.pool}) is still mapped{lockdep}. \"There "
+                "is no protection against nested mappings\": the per-CPU zs_map_area's "
+                "vm_addr/vm_buf and vm_mm are overwritten, so the first zs_unmap_object "
+                "kunmap_atomic()s the wrong address or copies the wrong buffer back over its "
+                "object", feat.nested_map_site or "mm/zsmalloc.c:zs_map_object")
+        if feat.handle_pin:
+            self._pin_tag(handle, "zs_map_object")
+        class_, zspage, page, _idx, off = self._locate(handle)
+        if not feat.handle_pin:
+            self._migrate_read_lock(zspage)
+        ctx.preempt_disable()  # get_cpu_var(zs_map_area) / local_lock(&zs_map_area.lock)
         mode = int(mm)
         area.vm_mm = mode
         if off + class_.size <= self.page_size:
@@ -708,11 +821,14 @@ class ZsPool:
         area.pool = self.name
         area.ret = ret
         area.spans = spans
+        area.zspage = zspage
         return ret
 
     def zs_unmap_object(self, handle: int) -> None:
-        """mm/zsmalloc.c:zs_unmap_object, v5.8: copies a spanning object back unless RO."""
-        self._need_era(ERA_V58, "zs_unmap_object")
+        """mm/zsmalloc.c:zs_unmap_object (v5.8; v6.1 :1291; v6.12 :1253): copies a spanning
+        object back unless RO, then ``put_cpu_var`` and ``unpin_tag`` (v5.8) or
+        ``local_unlock`` and ``migrate_read_unlock`` (v6.1, v6.12)."""
+        self._need(self.feat.map_api, "zs_unmap_object")
         ctx = self.ctx
         self._check_live(handle, "zs_unmap_object")
         areas = self._map_areas()
@@ -724,7 +840,12 @@ class ZsPool:
                 f"zs_unmap_object on CPU#{ctx.cpu} of handle {handle:#x}, but {detail}: "
                 "kunmap_atomic/put_cpu_var/unpin_tag would undo a mapping that is not there",
                 "mm/zsmalloc.c:zs_unmap_object")
-        class_, _zspage, page, _idx, off = self._locate(handle)
+        class_, zspage, page, _idx, off = self._locate(handle)
+        if not self.feat.handle_pin and zspage is not area.zspage:
+            raise KernelBug(
+                f"zs_unmap_object of handle {handle:#x}, freed and allocated again while "
+                "mapped: its object is in another zspage now, so migrate_read_unlock releases "
+                "a lock that zspage's reader never took", "mm/zsmalloc.c:zs_unmap_object")
         if off + class_.size <= self.page_size:
             ctx.pagefault_enable()  # kunmap_atomic
             ctx.preempt_enable()
@@ -739,16 +860,21 @@ class ZsPool:
                 page.data[o:] = buf[:first]
                 nxt.data[:len(buf) - first] = buf[first:]
             ctx.pagefault_enable()
-        ctx.preempt_enable()  # put_cpu_var
+        ctx.preempt_enable()  # put_cpu_var / local_unlock
         area.handle = 0
         area.pool = ""
         area.vm_addr = 0
-        self._unpin_tag(handle)
-        ctx.preempt_enable()
+        area.zspage = None
+        if self.feat.handle_pin:
+            self._unpin_tag(handle)
+            ctx.preempt_enable()
+        else:
+            self._migrate_read_unlock(zspage)
 
     def mapped_handles(self) -> tuple[tuple[int, int], ...]:
-        """(cpu, handle) of every mapping of this pool in progress (v5.8)."""
-        if self.era != ERA_V58:
+        """(cpu, handle) of every mapping of this pool in progress (the eras with the map
+        API)."""
+        if not self.feat.map_api:
             return ()
         return tuple((a.cpu, a.handle) for a in self._map_areas()
                      if a.handle and a.pool == self.name)
@@ -757,7 +883,7 @@ class ZsPool:
     def zs_obj_read_begin(self, handle: int, mem_len: int, local_copy: int = 0) -> int:
         """mm/zsmalloc.c:zs_obj_read_begin (current, with ``mem_len``): the kmap'ed payload
         address, or ``local_copy`` filled with ``mem_len`` bytes when the payload spans."""
-        self._need_era(ERA_CURRENT, "zs_obj_read_begin")
+        self._need(self.feat.obj_rw_api, "zs_obj_read_begin")
         self._check_live(handle, "zs_obj_read_begin")
         class_, zspage, page, _idx, off = self._locate(handle)
         if not class_.huge:
@@ -783,7 +909,7 @@ class ZsPool:
 
     def zs_obj_read_end(self, handle: int, mem_len: int, handle_mem: int) -> None:
         """mm/zsmalloc.c:zs_obj_read_end: ``mem_len`` must be the one given to read_begin."""
-        self._need_era(ERA_CURRENT, "zs_obj_read_end")
+        self._need(self.feat.obj_rw_api, "zs_obj_read_end")
         self._check_live(handle, "zs_obj_read_end")
         rec = next((r for r in reversed(self._readers) if r.handle == handle), None)
         if rec is None:
@@ -800,7 +926,7 @@ class ZsPool:
     def zs_obj_write(self, handle: int, data: bytes) -> None:
         """mm/zsmalloc.c:zs_obj_write (current): copy ``data`` to the payload, across the page
         boundary if needed; the length is not checked against the slot."""
-        self._need_era(ERA_CURRENT, "zs_obj_write")
+        self._need(self.feat.obj_rw_api, "zs_obj_write")
         self._check_live(handle, "zs_obj_write")
         class_, _zspage, page, _idx, off = self._locate(handle)
         if not class_.huge:
@@ -871,15 +997,17 @@ class ZsPool:
 
     def find_alloced_obj(self, class_: SizeClass, page: ZsPageDesc, obj_idx: int
                          ) -> tuple[int, int]:
-        """mm/zsmalloc.c:find_alloced_obj (v5.8): the next allocated object starting in
-        ``page`` at or after page-relative index ``obj_idx`` whose handle can be pinned."""
+        """mm/zsmalloc.c:find_alloced_obj (v5.8; v6.1 :1590): the next allocated object
+        starting in ``page`` at or after page-relative index ``obj_idx`` (v5.8: whose handle
+        can be pinned; a pinned one is skipped)."""
         offset = page.first_obj_offset + class_.size * obj_idx
         index = obj_idx
+        pin = self.feat.handle_pin
         while offset < self.page_size:
             head = self._obj_head(page, offset)
             if head & OBJ_ALLOCATED_TAG:
                 handle = head & ~OBJ_ALLOCATED_TAG
-                if self._trypin_tag(handle):
+                if not pin or self._trypin_tag(handle):
                     return handle, index
             offset += class_.size
             index += 1
@@ -887,10 +1015,12 @@ class ZsPool:
 
     def migrate_zspage_v58(self, class_: SizeClass, src: Zspage, dst: Zspage,
                            cc: list[object]) -> int:
-        """mm/zsmalloc.c:migrate_zspage, v5.8: move pinnable objects of ``src`` (from the cursor
-        ``cc`` = [s_page, obj_idx]) into ``dst``; -ENOMEM when ``dst`` fills."""
+        """mm/zsmalloc.c:migrate_zspage (v5.8; v6.1 :1627): move the objects of ``src``
+        (from the cursor ``cc`` = [s_page, obj_idx]; v5.8: the pinnable ones) into ``dst``;
+        -ENOMEM when ``dst`` fills."""
         s_page: ZsPageDesc | None = cc[0]  # type: ignore[assignment]
         obj_idx: int = cc[1]  # type: ignore[assignment]
+        pin = self.feat.handle_pin
         ret = 0
         while s_page is not None:
             handle, obj_idx = self.find_alloced_obj(class_, s_page, obj_idx)
@@ -899,15 +1029,19 @@ class ZsPool:
                 obj_idx = 0
                 continue
             if dst.inuse == class_.objs_per_zspage:
-                self._unpin_tag(handle)
+                if pin:
+                    self._unpin_tag(handle)
                 ret = -ENOMEM
                 break
             used_obj = self.handle_to_obj(handle)
             free_obj = self.obj_malloc(class_, dst, handle)
             self.zs_object_copy(class_, free_obj, used_obj)
             obj_idx += 1
-            self.record_obj(handle, free_obj | (1 << HANDLE_PIN_BIT))
-            self._unpin_tag(handle)
+            if pin:
+                self.record_obj(handle, free_obj | (1 << HANDLE_PIN_BIT))
+                self._unpin_tag(handle)
+            else:
+                self.record_obj(handle, free_obj)
             self.obj_free(class_, used_obj)
             self._moved += 1
         cc[0] = s_page
@@ -915,8 +1049,8 @@ class ZsPool:
         return ret
 
     def isolate_zspage(self, class_: SizeClass, source: bool) -> Zspage | None:
-        """mm/zsmalloc.c:isolate_zspage (v5.8): source from ALMOST_EMPTY then ALMOST_FULL,
-        destination the other way round."""
+        """mm/zsmalloc.c:isolate_zspage (v5.8; v6.1 :1668): source from ALMOST_EMPTY then
+        ALMOST_FULL, destination the other way round."""
         order = (ZS_ALMOST_EMPTY, ZS_ALMOST_FULL) if source else (ZS_ALMOST_FULL, ZS_ALMOST_EMPTY)
         for fg in order:
             lst = class_.fullness_list[fg]
@@ -927,22 +1061,33 @@ class ZsPool:
         return None
 
     def putback_zspage(self, class_: SizeClass, zspage: Zspage) -> int:
-        """mm/zsmalloc.c:putback_zspage."""
+        """mm/zsmalloc.c:putback_zspage (every era)."""
         fullness = self.get_fullness_group(class_, zspage)
         self.insert_zspage(class_, zspage, fullness)
         zspage.fullness = fullness
         return fullness
 
-    def __zs_compact_v58(self, class_: SizeClass) -> None:
-        """mm/zsmalloc.c:__zs_compact, v5.8 (adds to ``pool->stats.pages_compacted``).
+    def __zs_compact_v58(self, class_: SizeClass) -> int:
+        """mm/zsmalloc.c:__zs_compact (v5.8; v6.1 :2031): the pages it freed.
 
-        A source whose remaining objects are all pinned (mapped on another CPU) makes the
-        kernel cycle through ``cond_resched()`` until that CPU unmaps them; the sequential model
-        stops at the first such round instead (the state is the one the kernel has at each of
-        those ``cond_resched`` points)."""
+        v6.1 write-locks the source and then each destination (``migrate_write_lock``,
+        ``migrate_write_lock_nested``), so a zspage with a mapped object stops it for good
+        (:class:`MigrateLockDeadlock`).  v5.8 skips pinned (mapped) objects instead: a source
+        whose remaining objects are all pinned makes the kernel cycle through
+        ``cond_resched()`` until that CPU unmaps them; the sequential model stops at the first
+        such round (the state is the one the kernel has at each of those ``cond_resched``
+        points)."""
+        feat = self.feat
         src: Zspage | None
         stalled: set[int] = set()
+        pages_freed = 0
         while (src := self.isolate_zspage(class_, True)) is not None:
+            if feat.compact_locks_dst:  # v6.1: migrate_write_lock(src_zspage) comes first
+                try:
+                    self._migrate_write_lock(src, "zs_compact", feat.compact_src_lock_site)
+                except KernelBug:
+                    self.putback_zspage(class_, src)  # the lists stay whole for a survivor
+                    raise
             if not self.zs_can_compact(class_):
                 break
             if src.serial in stalled:
@@ -951,6 +1096,14 @@ class ZsPool:
             cc: list[object] = [src.pages[0], 0]
             dst: Zspage | None
             while (dst := self.isolate_zspage(class_, False)) is not None:
+                if feat.compact_locks_dst:
+                    try:
+                        self._migrate_write_lock(dst, "zs_compact", feat.compact_dst_lock_site,
+                                                 nested=True)
+                    except KernelBug:
+                        self.putback_zspage(class_, dst)
+                        self.putback_zspage(class_, src)
+                        raise
                 if not self.migrate_zspage_v58(class_, src, dst, cc):
                     break
                 self.putback_zspage(class_, dst)
@@ -960,7 +1113,7 @@ class ZsPool:
             serial = src.serial
             if self.putback_zspage(class_, src) == ZS_EMPTY:
                 self.free_zspage(class_, src)
-                self.pages_compacted += class_.pages_per_zspage
+                pages_freed += class_.pages_per_zspage
                 stalled.clear()
             elif self._moved == moved:
                 stalled.add(serial)
@@ -970,33 +1123,59 @@ class ZsPool:
             self.ctx.cond_resched("mm/zsmalloc.c:__zs_compact")
         if src is not None:
             self.putback_zspage(class_, src)
+        return pages_freed
 
     def zs_compact(self) -> int:
-        """mm/zsmalloc.c:zs_compact. v5.8 returns the *cumulative* ``pages_compacted``; current
-        returns the pages freed by this call (0 when a compaction is already in progress)."""
-        if self.era == ERA_V58:
+        """mm/zsmalloc.c:zs_compact (v5.8; v6.1 :2100; v6.12 :2009; current): every class
+        from the biggest down.  v5.8 returns the *cumulative* ``pages_compacted``; the others
+        return the pages freed by this call, after adding them to ``pages_compacted`` (0 at
+        once when a compaction is already in progress)."""
+        if self.feat.compact_dst_first:
+            from model.zsmalloc_current import zs_compact_class_dst_first
+
+            def per_class(class_: SizeClass) -> int:
+                return zs_compact_class_dst_first(self, class_)
+        else:
+            per_class = self.__zs_compact_v58
+        if not self.feat.compact_returns_freed:
             for class_ in reversed(self.classes):
-                self.__zs_compact_v58(class_)
+                self.pages_compacted += per_class(class_)
             return self.pages_compacted
-        return self._zs_compact_current()
-
-    def _zs_compact_current(self) -> int:
-        from model.zsmalloc_current import zs_compact_current
-
-        return zs_compact_current(self)
+        if self.compaction_in_progress:
+            return 0
+        self.compaction_in_progress = True
+        try:
+            pages_freed = 0
+            for class_ in reversed(self.classes):
+                pages_freed += per_class(class_)
+            self.pages_compacted += pages_freed
+            return pages_freed
+        finally:
+            self.compaction_in_progress = False
 
     # ------------------------------------------------------------------ migration
-    def zs_page_migrate(self, page_addr: int) -> int:
-        """Isolate, migrate and put back one zspage page (mm/zsmalloc.c zs_page_isolate +
-        zs_page_migrate + zs_page_putback in v5.8; the movable_operations in current).
+    def zs_page_migrate(self, page_addr: int,
+                        mode: MigrateMode | int = MigrateMode.MIGRATE_SYNC) -> int:
+        """Isolate, migrate and put back one zspage page: mm/zsmalloc.c zs_page_isolate +
+        zs_page_migrate + zs_page_putback (v5.8; v6.1 :1820, :1841, :1923; v6.12 :1759,
+        :1770, :1851), the movable_operations of current.
 
         Returns 0 (MIGRATEPAGE_SUCCESS), ``-EAGAIN`` (v5.8: an object starting in the page is
-        pinned by something other than a mapping), ``-EBUSY`` (not isolatable: an empty zspage;
-        current: the zspage lock is held by a reader) or ``-ENOMEM`` (no new page).  Handles
-        keep their values; ``*handle`` of every object starting in the page is re-recorded.
-        v5.8: while an object of the zspage is mapped, ``migrate_write_lock`` would spin until
-        the unmap, which the sequential model cannot wait for: :class:`PinDeadlock`.
+        pinned by something other than a mapping), ``-EBUSY`` (not isolatable: an empty
+        zspage; current: the zspage lock is held by a reader), ``-EINVAL`` (v5.8, v6.1:
+        ``MIGRATE_SYNC_NO_COPY``) or ``-ENOMEM`` (no new page).  Handles keep their values;
+        ``*handle`` of every object starting in the page is re-recorded.  While an object of
+        the zspage is mapped, ``migrate_write_lock`` would spin until the unmap (v5.8: every
+        mapping holds migrate_read_lock; v6.1, v6.12: the mapping's ``migrate_read_lock``),
+        which the sequential model cannot wait for: :class:`PinDeadlock`.  Only v5.8's
+        isolation takes the zspage off its fullness list (and the putback reinserts it).
         """
+        feat = self.feat
+        mode = int(mode)
+        if mode == MigrateMode.MIGRATE_SYNC_NO_COPY and not feat.rejects_sync_no_copy:
+            raise InputError(f"MIGRATE_SYNC_NO_COPY does not exist in the {self.era} era")
+        if not 0 <= mode <= MigrateMode.MIGRATE_SYNC_NO_COPY:
+            raise InputError(f"zs_page_migrate: no migrate mode {mode}")
         pfn = (page_addr - self.space.abi.page_offset) >> self.page_shift
         page = self._pfn_to_page.get(pfn)
         if page is None or page.frame.addr != page_addr:
@@ -1005,35 +1184,46 @@ class ZsPool:
         class_ = self.size_class[zspage.class_index]
         if zspage.inuse == 0:
             return -EBUSY
-        if self.era == ERA_CURRENT and zspage.readers:
+        if feat.migrate_trylock and zspage.readers:
             return -EBUSY
-        if self.era == ERA_V58:
-            # migrate_write_lock(zspage): every mapping holds migrate_read_lock(zspage)
-            for cpu, h in self.mapped_handles():
-                if self._locate(h)[1] is zspage:
-                    raise PinDeadlock(
-                        f"zs_page_migrate on CPU#{self.ctx.cpu}: migrate_write_lock(zspage) "
-                        f"spins until CPU#{cpu} unmaps handle {h:#x} (zs_map_object holds "
-                        "migrate_read_lock); the sequential model cannot wait",
-                        "mm/zsmalloc.c:zs_page_migrate")
+        if mode != MigrateMode.MIGRATE_SYNC_NO_COPY:
+            # migrate_write_lock(zspage), checked before the isolation that comes first in the
+            # kernel, so that a caller that survives the exception finds the lists intact
+            if feat.handle_pin:
+                # every mapping holds migrate_read_lock(zspage)
+                for cpu, h in self.mapped_handles():
+                    if self._locate(h)[1] is zspage:
+                        raise PinDeadlock(
+                            f"zs_page_migrate on CPU#{self.ctx.cpu}: migrate_write_lock(zspage) "
+                            f"spins until CPU#{cpu} unmaps handle {h:#x} (zs_map_object holds "
+                            "migrate_read_lock); the sequential model cannot wait",
+                            feat.migrate_lock_site)
+            elif not feat.migrate_trylock:
+                self._migrate_write_lock(zspage, "zs_page_migrate", feat.migrate_lock_site)
         # zs_page_isolate
-        if not zspage.isolated:
+        if feat.isolate_unlists and not zspage.isolated:
             self.remove_zspage(class_, zspage, zspage.fullness)
         zspage.isolated += 1
-        rc = self._migrate_one(class_, zspage, page)
-        # zs_page_migrate's putback / zs_page_putback
+        if mode == MigrateMode.MIGRATE_SYNC_NO_COPY:
+            rc = -EINVAL
+        else:
+            rc = self._migrate_one(class_, zspage, page)
+        # zs_page_migrate's dec_zspage_isolation / zs_page_putback
         zspage.isolated -= 1
-        if not zspage.isolated and self.putback_zspage(class_, zspage) == ZS_EMPTY:
+        if (feat.isolate_unlists and not zspage.isolated
+                and self.putback_zspage(class_, zspage) == ZS_EMPTY):
             self.free_zspage(class_, zspage)
         return rc
 
     def _migrate_one(self, class_: SizeClass, zspage: Zspage, page: ZsPageDesc) -> int:
-        """The body of zs_page_migrate: pin, copy the page, re-record handles, swap pages."""
+        """The body of zs_page_migrate (every era): pin (v5.8), copy the page, re-record
+        handles, replace the page in the zspage's chain."""
         size = class_.size
         offset = page.first_obj_offset
         pinned: list[int] = []
         pos = offset
-        if self.era == ERA_V58:
+        pin = self.feat.handle_pin
+        if pin:
             while pos < self.page_size:
                 head = self._obj_head(page, pos)
                 if head & OBJ_ALLOCATED_TAG:
@@ -1063,7 +1253,7 @@ class ZsPool:
                 _dummy, obj_idx = self.obj_to_location(old_obj & ~(1 << HANDLE_PIN_BIT)
                                                        if self.obj_shift else old_obj)
                 new_obj = self.location_to_obj(newpage, obj_idx)
-                if self.era == ERA_V58:
+                if pin:
                     new_obj |= 1 << HANDLE_PIN_BIT
                 self.record_obj(handle, new_obj)
             pos += size
@@ -1243,14 +1433,15 @@ class ZsPool:
 def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: str = ERA_V58,
                    page_size: int | None = None, chain_size: int | None = None,
                    physmem_bits: int | None = None) -> ZsPool | None:
-    """mm/zsmalloc.c:zs_create_pool: a pool with the era's class table (NULL on failure).
+    """mm/zsmalloc.c:zs_create_pool (every era; v6.1 :2197, v6.12 :2130): a pool with the era's
+    class table (NULL on failure).
 
     ``page_size`` defaults to the ABI's; it must equal it (the model's pages are the ABI's
     pages).  ``physmem_bits`` is ``MAX_POSSIBLE_PHYSMEM_BITS``: 52 on 64-bit, 32 on 32-bit by
     default.  The context is attached to ``space``; the per-CPU mapping areas are allocated here
     (``zs_cpu_prepare`` at boot in the kernel).
     """
-    check_era(era)
+    feat = era_features(era)
     ctx.attach(space)
     abi = space.abi
     psize = abi.page_size if page_size is None else page_size
@@ -1260,10 +1451,10 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
     pbits = (52 if bits == 64 else 32) if physmem_bits is None else physmem_bits
     chain = CHAIN_SIZE_DEFAULT if chain_size is None else chain_size
     table = class_table(era, psize, chain, bits, pbits)
-    ctx.might_sleep(SITE_SLAB_PRE_ALLOC)  # kzalloc(sizeof(*pool), GFP_KERNEL)
+    ctx.might_sleep(feat.might_alloc_site)  # kzalloc(sizeof(*pool), GFP_KERNEL)
     if ctx.should_fail_alloc():
         return None
-    nfull = V58_NR_FULLNESS if era == ERA_V58 else CUR_NR_FULLNESS
+    nfull = CUR_NR_FULLNESS if feat.fine_fullness else V58_NR_FULLNESS
     by_index: dict[int, SizeClass] = {}
     for spec in table.classes:
         by_index[spec.index] = SizeClass(spec.index, spec.size, spec.pages_per_zspage,
@@ -1272,7 +1463,7 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
     size_class = [by_index[table.slot_class[i]] for i in range(table.slots)]
     classes = [by_index[s.index] for s in table.classes]
     cache = KmemCache("zs_handle", abi.long_size, ctx)
-    pool = ZsPool(name, space, ctx, era, table, size_class, classes, cache,
+    pool = ZsPool(name, space, ctx, era, table, size_class, classes, cache, feat,
                   ws=abi.long_size, endian=abi.endian, page_size=psize,
                   page_shift=table.page_shift, obj_index_bits=table.obj_index_bits,
                   obj_shift=table.obj_tag_bits_in_obj, word_mask=(1 << bits) - 1)
@@ -1280,6 +1471,6 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
                                + ("Q" if abi.long_size == 8 else "I"))
     pool._native_words = (abi.endian == sys.byteorder
                           and struct.calcsize("Q" if abi.long_size == 8 else "I") == abi.long_size)
-    if era == ERA_V58:
+    if feat.map_api:
         pool._map_areas()
     return pool

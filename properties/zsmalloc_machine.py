@@ -3,10 +3,12 @@
 The oracle is a map ``handle -> bytes`` of what each live object holds (its requested length).
 Rules: ``zs_malloc`` of any size (0 and over the limit included, with GFP_KERNEL / GFP_ATOMIC /
 GFP_NOWAIT, in process or hardirq context, and with injected failures), ``zs_free``, access
-through a mapping in each mode (v5.8) or ``zs_obj_read_begin/end`` and ``zs_obj_write``
-(current), mappings or reads held across steps on a CPU, CPU switches, ``zs_compact`` and page
-migration.  The misuse the kernel punishes is exercised too and must raise the model's typed
-exceptions (sleeping while mapped, a nested mapping, mapping in interrupt context).
+through a mapping in each mode (v5.8, v6.1, v6.12) or ``zs_obj_read_begin/end`` and
+``zs_obj_write`` (current), mappings or reads held across steps on a CPU, CPU switches,
+``zs_compact`` and page migration.  The misuse the kernel punishes is exercised too and must
+raise the model's typed exceptions (sleeping while mapped, a nested mapping, mapping in
+interrupt context, migration or compaction waiting for a mapping).  The machine asks the era's
+facts (:class:`~model.zsmalloc_classes.EraFeatures`), not its name.
 
 Invariants, one fact each:
 
@@ -41,6 +43,9 @@ from model.memory import AddressSpace
 from model.zsmalloc import (
     ERA_CURRENT,
     ERA_V58,
+    ERA_V61,
+    ERA_V612,
+    MigrateLockDeadlock,
     ObjectLocation,
     SizeClass,
     ZsMapMode,
@@ -347,12 +352,19 @@ class ZsPoolMachine(RuleBasedStateMachine):
         self.pool = type(self).POOL_FACTORY("machine", self.space, self.ctx, self.ERA)
         self.oracle: dict[int, bytes] = {}
         self.order: list[int] = []
-        #: cpu -> handle held (v5.8: mapped; current: inside read_begin/end).
+        #: cpu -> handle held (the map API: mapped; current: inside read_begin/end).
         self.held: dict[int, tuple[int, int]] = {}
         self.local_copy = self.ctx.kmalloc(self.space.abi.page_size, GFP_KERNEL)
         self.steps: list[str] = []
         type(self).last_steps = self.steps
-        self.v58 = self.ERA == ERA_V58
+        feat = self.pool.feat
+        #: The map API: a held mapping disables preemption and allows one mapping per CPU.
+        self.maps = feat.map_api
+        #: zs_malloc fails with 0 (v5.8), not an ERR_PTR.
+        self.fails_zero = not feat.err_ptr
+        #: A mapping pins its handle (v5.8): mapping it elsewhere or freeing it spins.
+        self.pins = feat.handle_pin
+        self.feat = feat
         self.seed = 0
         #: Steps since the invariants were last checked.
         self.unchecked = 0
@@ -367,7 +379,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
         return self.order[i % len(self.order)]
 
     def _failed(self, h: int) -> bool:
-        return h == 0 if self.v58 else self.pool.is_err_value(h)
+        return h == 0 if self.fails_zero else self.pool.is_err_value(h)
 
     def _holding(self) -> bool:
         return self.ctx.cpu in self.held
@@ -377,7 +389,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
 
     def _store(self, h: int, size: int, seed: int) -> None:
         data = payload(seed, size)
-        if self.v58:
+        if self.maps:
             addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_WO)
             self.space.write(addr, data)
             self.pool.zs_unmap_object(h)
@@ -392,7 +404,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
           how=st.sampled_from(MALLOC_HOW))
     def malloc(self, size: int, how: tuple[int, str]) -> None:
         """zs_malloc in process context (then a write), in hardirq context (GFP_ATOMIC; a map
-        there must BUG in v5.8), or with an injected allocation failure."""
+        there must BUG with the map API), or with an injected allocation failure."""
         gfp, where = how
         seed = self._next_seed()
         self.steps.append(f"malloc({size}, {GFP_NAMES[gfp]}, {where})")
@@ -400,14 +412,14 @@ class ZsPoolMachine(RuleBasedStateMachine):
         if where == "fails" and 0 < size <= 4096:
             self.pool.inject_alloc_failure(1)
             h = self.pool.zs_malloc(size, GFP_ATOMIC if self._holding() else gfp)
-            assert h == (0 if self.v58 else self.pool.err_value(12)), f"{h:#x}"
+            assert h == (0 if self.fails_zero else self.pool.err_value(12)), f"{h:#x}"
             assert self.pool.zs_get_total_pages() == pages
             return
         if where == "hardirq" and 0 < size <= 4096:
             self.ctx.enter_hardirq()
             try:
                 h = self.pool.zs_malloc(size, GFP_ATOMIC)
-                if self.v58 and self.order:
+                if self.maps and self.order:
                     try:
                         self.pool.zs_map_object(self.order[0], ZsMapMode.ZS_MM_RO)
                     except BugOn:
@@ -419,7 +431,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
             assert not self._failed(h)
             self.pool.zs_free(h)
             return
-        if self._holding() and self.v58 and gfp == GFP_KERNEL and 0 < size <= 4096:
+        if self._holding() and self.maps and gfp == GFP_KERNEL and 0 < size <= 4096:
             try:
                 self.pool.zs_malloc(size, gfp)
             except SleepingInInvalidContext:
@@ -428,13 +440,13 @@ class ZsPoolMachine(RuleBasedStateMachine):
         h = self.pool.zs_malloc(size, gfp)
         if size == 0 or size > 4096:
             assert self._failed(h), f"zs_malloc({size}) returned {h:#x}"
-            if not self.v58:
-                errno = 22 if size == 0 else 28
+            if not self.fails_zero:
+                errno = 28 if size and self.feat.enospc else 22
                 assert h == self.pool.err_value(errno), f"zs_malloc({size}) -> {h:#x}"
             assert self.pool.zs_get_total_pages() == pages
             return
         assert not self._failed(h), f"zs_malloc({size}) failed"
-        if self._holding() and self.v58:
+        if self._holding() and self.maps:
             # Cannot map a second object on this CPU: write it from the other one.
             other = next((c for c in range(self.ctx.nr_cpus) if c not in self.held), None)
             if other is None:
@@ -447,7 +459,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
             return
         self._store(h, size, seed)
 
-    @precondition(lambda self: (not self._holding() or not self.v58)
+    @precondition(lambda self: (not self._holding() or not self.maps)
                   and len(self.order) < MAX_LIVE)
     @rule(size=st.sampled_from([24, 200, 1000, 2000, 3000, 3600, 4096]),
           count=st.integers(1, 12), compact=st.booleans())
@@ -476,6 +488,8 @@ class ZsPoolMachine(RuleBasedStateMachine):
         h = self._pick(i)
         self.steps.append("free")
         if h in self._held_handles():
+            if self.maps and not self.pins:
+                return  # unnoticed in v6.1/v6.12 (tests/test_zsmalloc.py): the unmap would fail
             try:
                 self.pool.zs_free(h)
             except KernelBug:
@@ -496,7 +510,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
             return
         old = self.oracle[h]
         n = len(old)
-        if not self.v58:
+        if not self.maps:
             if write:
                 self.pool.zs_obj_write(h, payload(seed, n))
                 self.oracle[h] = payload(seed, n)
@@ -521,12 +535,14 @@ class ZsPoolMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.order) or self._holding())
     @rule(i=st.integers(0, 1 << 16))
     def hold_or_release(self, i: int) -> None:
-        """Release this CPU's held mapping (v5.8; after checking that a nested map raises) or
-        read (current); else map/read-begin an object and hold it across steps."""
+        """Release this CPU's held mapping (the map API; after checking that a nested map
+        raises) or read (current); else map/read-begin an object and hold it across steps (a
+        handle held on another CPU: v5.8's pin makes the map spin; v6.1 and v6.12 map it
+        again)."""
         if self._holding():
             self.steps.append("release")
             h, addr = self.held.pop(self.ctx.cpu)
-            if self.v58:
+            if self.maps:
                 try:
                     self.pool.zs_map_object(self._pick(i), ZsMapMode.ZS_MM_RW)
                 except KernelBug:
@@ -540,15 +556,16 @@ class ZsPoolMachine(RuleBasedStateMachine):
         h = self._pick(i)
         self.steps.append("hold")
         if h in self._held_handles():
-            if self.v58:
+            if self.pins:
                 try:
                     self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RO)
                 except KernelBug:
                     return
                 raise AssertionError("mapping a handle mapped on another CPU did not raise")
-            return
+            if not self.maps:
+                return
         n = len(self.oracle[h])
-        if self.v58:
+        if self.maps:
             addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RO)
         else:
             addr = self.pool.zs_obj_read_begin(h, n, self.local_copy)
@@ -562,18 +579,23 @@ class ZsPoolMachine(RuleBasedStateMachine):
         self.steps.append(f"switch_cpu({cpu})")
         self.ctx.switch_cpu(cpu)
 
-    @precondition(lambda self: not self._holding() or not self.v58)
+    @precondition(lambda self: not self._holding() or not self.maps)
     @rule()
     def compact(self) -> None:
         self.steps.append("compact")
         before = self.pool.zs_get_total_pages()
         stats_before = self.pool.zs_pool_stats().pages_compacted
-        ret = self.pool.zs_compact()
+        try:
+            ret = self.pool.zs_compact()
+        except MigrateLockDeadlock:
+            # v6.1/v6.12: a source (6.1: or destination) zspage another CPU holds mapped
+            assert self.held and not self.pins, "compaction waited for no mapping"
+            return
         after = self.pool.zs_get_total_pages()
         assert after <= before, "compaction grew the pool"
         stats = self.pool.zs_pool_stats().pages_compacted
         assert stats - stats_before == before - after, "pages_compacted != pages freed"
-        if self.v58:
+        if not self.feat.compact_returns_freed:
             assert ret == stats, "v5.8 zs_compact returns the cumulative pages_compacted"
         else:
             assert ret == before - after, "zs_compact returns the pages freed by this call"
@@ -586,7 +608,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
         loc = self.pool.object_location(h)
         held_here = [hh for hh in self._held_handles()
                      if self.pool.object_location(hh).zspage == loc.zspage]
-        if held_here and self.v58:
+        if held_here and self.maps:
             try:
                 self.pool.zs_page_migrate(loc.page_addr)
             except KernelBug:
@@ -619,7 +641,7 @@ class ZsPoolMachine(RuleBasedStateMachine):
             self.check_now()  # the steps since the last check (not while a step's error unwinds)
         for cpu, (h, addr) in list(self.held.items()):
             self.ctx.switch_cpu(cpu)
-            if self.v58:
+            if self.maps:
                 self.pool.zs_unmap_object(h)
             else:
                 self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
@@ -730,4 +752,6 @@ MUTANTS: dict[str, tuple[PoolFactory, str]] = {
 }
 
 ZsPoolMachineV58 = machine_for(ERA_V58)
+ZsPoolMachineV61 = machine_for(ERA_V61)
+ZsPoolMachineV612 = machine_for(ERA_V612)
 ZsPoolMachineCurrent = machine_for(ERA_CURRENT)

@@ -1,7 +1,8 @@
-"""model.zsmalloc: the API of both eras, its corner cases and its misuse."""
+"""model.zsmalloc: the API of every era, its corner cases and its misuse."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from model.abi import get_abi
@@ -18,14 +19,21 @@ from model.memory import AddressSpace
 from model.zsmalloc import (
     ERA_CURRENT,
     ERA_V58,
+    ERA_V61,
+    ERA_V612,
+    ERAS,
     ZS_ALMOST_EMPTY,
     ZS_ALMOST_FULL,
     ZS_FULL,
+    MigrateLockDeadlock,
+    MigrateMode,
     PinDeadlock,
     ZsMapMode,
     ZsPool,
+    era_features,
     zs_create_pool,
 )
+from model.zsmalloc_classes import class_table, era_has_map_api
 
 RO, WO, RW = ZsMapMode.ZS_MM_RO, ZsMapMode.ZS_MM_WO, ZsMapMode.ZS_MM_RW
 
@@ -301,6 +309,140 @@ def test_era_api_boundaries() -> None:
     _, _, old = make()
     with pytest.raises(InputError):
         old.zs_obj_write(old.zs_malloc(10, GFP_KERNEL), b"x")
+    for era in (ERA_V61, ERA_V612):  # zs_map_object until 6.14, no nid, no zs_obj_*
+        _, _, pool = make(era)
+        h = pool.zs_malloc(10, GFP_KERNEL)
+        assert pool.zs_map_object(h, RW)
+        pool.zs_unmap_object(h)
+        with pytest.raises(InputError):
+            pool.zs_obj_write(h, b"x")
+        with pytest.raises(InputError, match="no nid"):
+            pool.zs_malloc(10, GFP_KERNEL, nid=1)
+    assert cur.zs_malloc(10, GFP_KERNEL, nid=1)
+    with pytest.raises(InputError):
+        make(ERA_V61)[2].zs_lookup_class_index(100)
+    assert make(ERA_V612)[2].zs_lookup_class_index(100) == cur.zs_lookup_class_index(100)
+    with pytest.raises(InputError, match="unknown zsmalloc era"):
+        make("v6.6")
+
+
+# --------------------------------------------------------------------------- eras 6.1 and 6.12
+def test_eras_are_values_of_one_model() -> None:
+    """v6.1 has v5.8's classes and obj encoding, v6.12 current's; the API and the failures are
+    their own (each fact of EraFeatures names its kernel lines)."""
+    assert attrs.evolve(class_table(ERA_V61), era=ERA_V58) == class_table(ERA_V58)
+    assert attrs.evolve(class_table(ERA_V612), era=ERA_CURRENT) == class_table(ERA_CURRENT)
+    t61, t612 = class_table(ERA_V61), class_table(ERA_V612)
+    assert (len(t61.classes), t61.huge_class_size, t61.obj_index_bits) == (69, 3257, 23)
+    assert (len(t612.classes), t612.huge_class_size, t612.obj_index_bits) == (119, 3625, 24)
+    for era, fullness in ((ERA_V61, 4), (ERA_V612, 12)):
+        _, _, pool = make(era)
+        assert len(pool.classes[0].fullness_list) == fullness
+        assert era_has_map_api(era) and not era_features(era).handle_pin
+
+
+@pytest.mark.parametrize("era", [ERA_V61, ERA_V612])
+def test_v61_and_v612_failures_are_err_values(era: str) -> None:
+    """6.1: -EINVAL for 0 bytes and above ZS_MAX_ALLOC_SIZE (mm/zsmalloc.c:1405), -ENOMEM
+    (:1409); 6.12: -EINVAL, -ENOSPC (:1370), -ENOMEM (:1374); zs_free ignores
+    IS_ERR_OR_NULL (6.1 :1490, 6.12 :1450)."""
+    _, _, pool = make(era)
+    too_big = 28 if era == ERA_V612 else 22
+    assert pool.zs_malloc(0, GFP_KERNEL) == pool.err_value(22)
+    assert pool.zs_malloc(4097, GFP_KERNEL) == pool.err_value(too_big)
+    pool.inject_alloc_failure(1)
+    assert pool.zs_malloc(10, GFP_KERNEL) == pool.err_value(12)
+    pool.zs_free(pool.err_value(12))
+    pool.zs_free(0)
+    assert pool.zs_get_total_pages() == 0
+
+
+@pytest.mark.parametrize("era", [ERA_V61, ERA_V612])
+def test_v61_and_v612_map_without_pinning(era: str) -> None:
+    """No HANDLE_PIN_BIT since 5.17: the mapping read-locks the zspage (6.1 :1261, 6.12 :1223)
+    with the same preemption count as v5.8's pin; a second CPU maps the same handle; zs_free
+    of a mapped handle goes unnoticed and the unmap after it is the failure."""
+    space, ctx, pool = make(era)
+    h = pool.zs_malloc(100, GFP_KERNEL)
+    a = pool.zs_map_object(h, RW)
+    assert ctx.preempt_count() == 3 and ctx.pagefault_disabled()
+    assert pool.handle_to_obj(h) & 1 == 0  # no pin bit
+    ctx.switch_cpu(1)
+    assert pool.zs_map_object(h, RO) == a  # inside one page: the same kmap'ed address
+    pool.zs_unmap_object(h)
+    pool.zs_free(h)  # unnoticed
+    ctx.switch_cpu(0)
+    with pytest.raises(DoubleFree):
+        pool.zs_unmap_object(h)
+    del space
+
+
+@pytest.mark.parametrize("era", [ERA_V61, ERA_V612])
+def test_v61_and_v612_sleeping_while_mapped_names_might_alloc(era: str) -> None:
+    _, _, pool = make(era)
+    h = pool.zs_malloc(100, GFP_KERNEL)
+    pool.zs_map_object(h, RW)
+    line = {ERA_V61: 274, ERA_V612: 321}[era]
+    with pytest.raises(SleepingInInvalidContext) as info:
+        pool.zs_malloc(100, GFP_KERNEL)
+    assert info.value.message == ("BUG: sleeping function called from invalid context at "
+                                  f"include/linux/sched/mm.h:{line}")
+    assert pool.zs_malloc(100, GFP_ATOMIC)
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_migrate_sync_no_copy(era: str) -> None:
+    """zs_page_migrate refuses MIGRATE_SYNC_NO_COPY with -EINVAL (v5.8; 6.1
+    mm/zsmalloc.c:1859); 6.12's enum migrate_mode has no such mode."""
+    _, _, pool = make(era)
+    h = pool.zs_malloc(1000, GFP_KERNEL)
+    page = pool.object_location(h).page_addr
+    if era in (ERA_V58, ERA_V61):
+        assert pool.zs_page_migrate(page, MigrateMode.MIGRATE_SYNC_NO_COPY) == -22
+        assert pool.object_location(h).page_addr == page
+    else:
+        with pytest.raises(InputError):
+            pool.zs_page_migrate(page, MigrateMode.MIGRATE_SYNC_NO_COPY)
+    assert pool.zs_page_migrate(page, MigrateMode.MIGRATE_ASYNC) == 0
+
+
+@pytest.mark.parametrize("era", ERAS)
+def test_only_v58_isolation_takes_the_zspage_off_its_list(era: str) -> None:
+    """v5.8's zs_page_isolate removes the zspage from its fullness list and the putback
+    reinserts it (at the head); since 5.17 (6.1 :1820, 6.12 :1759) isolation leaves the lists
+    alone, so migrating a page does not change which zspage the next zs_malloc uses."""
+    _, _, pool = make(era)
+    hs = [pool.zs_malloc(1000, GFP_KERNEL) for _ in range(12)]  # three zspages of four
+    for h in (hs[1], hs[5], hs[9]):
+        pool.zs_free(h)  # three partly used zspages of one group, the last one at the head
+    z0 = pool.object_location(hs[0]).zspage
+    assert pool.zs_page_migrate(pool.object_location(hs[0]).page_addr) == 0
+    nxt = pool.object_location(pool.zs_malloc(1000, GFP_KERNEL)).zspage
+    if era == ERA_V58:
+        assert nxt == z0  # put back at the head
+    else:
+        assert nxt == pool.object_location(hs[8]).zspage
+
+
+@pytest.mark.parametrize("era", [ERA_V61, ERA_V612])
+def test_v61_and_v612_compaction_waits_for_a_mapped_source(era: str) -> None:
+    """__zs_compact write-locks its source (6.1 :2046, 6.12 :1973): with the only source
+    mapped on another CPU the kernel spins (MigrateLockDeadlock, the lists left whole)."""
+    _, ctx, pool = make(era)
+    objs = pool.table.class_for_request(1000, pool.ws).objs_per_zspage
+    hs = [pool.zs_malloc(1000, GFP_KERNEL) for _ in range(2 * objs - 2)]
+    for h in hs[1:objs]:
+        pool.zs_free(h)  # the first zspage keeps hs[0] alone: the source
+    ctx.switch_cpu(1)
+    pool.zs_map_object(hs[0], RO)
+    ctx.switch_cpu(0)
+    with pytest.raises(MigrateLockDeadlock) as info:
+        pool.zs_compact()
+    assert info.value.site == era_features(era).write_lock_site
+    assert not pool.compaction_in_progress
+    from properties.zsmalloc_machine import check_pool
+    oracle = {h: pool.read_payload(h, 1000) for h in pool.live_handles()}
+    assert check_pool(pool, oracle) is None
 
 
 # --------------------------------------------------------------------------- current read/write
@@ -335,7 +477,7 @@ def fragment(pool: ZsPool, size: int = 1000, n: int = 16) -> dict[int, bytes]:
             pool.zs_free(h)
         else:
             data = bytes([i]) * size
-            if pool.era == ERA_V58:
+            if pool.feat.map_api:
                 a = pool.zs_map_object(h, WO)
                 pool.space.write(a, data)
                 pool.zs_unmap_object(h)
@@ -345,7 +487,7 @@ def fragment(pool: ZsPool, size: int = 1000, n: int = 16) -> dict[int, bytes]:
     return kept
 
 
-@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+@pytest.mark.parametrize("era", ERAS)
 def test_compaction_keeps_handles_and_contents(era: str) -> None:
     _, _, pool = make(era)
     kept = fragment(pool)
@@ -358,7 +500,7 @@ def test_compaction_keeps_handles_and_contents(era: str) -> None:
     for h, data in kept.items():
         assert pool.read_payload(h, len(data)) == data
     second = pool.zs_compact()
-    if era == ERA_V58:
+    if not era_features(era).compact_returns_freed:
         assert (first, second) == (2, 2)  # cumulative pool->stats.pages_compacted
     else:
         assert (first, second) == (2, 0)  # pages freed by this call
@@ -388,7 +530,7 @@ def test_compaction_in_atomic_context_sleeps() -> None:
 
 
 # --------------------------------------------------------------------------- migration
-@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+@pytest.mark.parametrize("era", ERAS)
 def test_page_migration_moves_pages_not_handles(era: str) -> None:
     _space, ctx, pool = make(era)
     kept = fragment(pool, 1500, 6)
@@ -409,6 +551,18 @@ def test_page_migration_moves_pages_not_handles(era: str) -> None:
         pool.space.write_word(h, pool.space.read_word(h) | 1)  # pinned, e.g. by zs_free
         assert pool.zs_page_migrate(new.page_addr) == -11  # -EAGAIN
         pool.space.write_word(h, pool.space.read_word(h) & ~1)
+    elif era_has_map_api(era):
+        # v6.1, v6.12: migrate_write_lock(zspage) waits for the mapping's migrate_read_lock
+        ctx.switch_cpu(1)
+        pool.zs_map_object(h, RO)
+        ctx.switch_cpu(0)
+        with pytest.raises(MigrateLockDeadlock, match="rwlock lockup") as info:
+            pool.zs_page_migrate(new.page_addr)
+        assert info.value.site == era_features(era).write_lock_site
+        assert pool.object_location(h) == new  # nothing moved, the lists are whole
+        ctx.switch_cpu(1)
+        pool.zs_unmap_object(h)
+        assert pool.zs_page_migrate(new.page_addr) == 0
     else:
         buf = ctx.kmalloc(4096, GFP_KERNEL)
         a = pool.zs_obj_read_begin(h, 1500, buf)
@@ -419,7 +573,7 @@ def test_page_migration_moves_pages_not_handles(era: str) -> None:
 
 
 # --------------------------------------------------------------------------- stats
-@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+@pytest.mark.parametrize("era", ERAS)
 def test_debugfs_classes(era: str) -> None:
     _, _, pool = make(era)
     fragment(pool, 1000, 8)
@@ -428,13 +582,17 @@ def test_debugfs_classes(era: str) -> None:
     assert lines[0].split()[:2] == ["class", "size"]
     row = next(line for line in lines if line.split()[:2] == ["62", "1024"])
     cols = row.split()
-    if era == ERA_V58:
+    if not era_features(era).fine_fullness:
         assert lines[0].split()[2:4] == ["almost_full", "almost_empty"]
         assert cols[2:] == ["0", "2", "8", "4", "2", "1", "1"]
     else:
         assert lines[0].split()[2] == "10%"
         assert cols[-5:] == ["8", "4", "2", "1", "1"]
     assert lines[-1].split()[0] == "Total"
+    # the freeable column: "%8s"/"%8lu" up to 6.12 (6.1 :578, 6.12 :570), 16 wide in current
+    width = 16 if era == ERA_CURRENT else 8
+    assert lines[0].endswith(" " * (width - len("freeable")) + " freeable")
+    assert row.endswith(" " * (width - 1) + " 1")
 
 
 def test_compaction_with_only_pinned_sources_terminates_v58() -> None:
@@ -454,7 +612,7 @@ def test_compaction_with_only_pinned_sources_terminates_v58() -> None:
     assert pool.live_handles() == frozenset({hs[0], hs[4]})
 
 
-@pytest.mark.parametrize("era", [ERA_V58, ERA_CURRENT])
+@pytest.mark.parametrize("era", ERAS)
 @pytest.mark.parametrize("abi", ["x86_64", "i386", "arm", "s390x", "ppc64"])
 def test_every_abi_keeps_the_invariants(era: str, abi: str) -> None:
     """Word size, byte order and page size come from the ABI (big-endian s390x, 64 KiB ppc64)."""
@@ -466,7 +624,7 @@ def test_every_abi_keeps_the_invariants(era: str, abi: str) -> None:
     for i, n in enumerate([1, 100, 1000, 3000, page - 100, page] * 3):
         h = pool.zs_malloc(n, GFP_KERNEL)
         data = bytes((i * 7 + k) & 0xFF for k in range(n))
-        if era == ERA_V58:
+        if era_has_map_api(era):
             a = pool.zs_map_object(h, WO)
             space.write(a, data)
             pool.zs_unmap_object(h)

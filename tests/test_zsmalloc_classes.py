@@ -98,6 +98,15 @@ def test_v58_table_matches_reference() -> None:
     assert (t.slots, len(t.classes), t.huge_class_size, t.min_alloc_size) == (255, 69, 3257, 32)
 
 
+def test_v61_has_the_v58_table_and_v612_the_current_one() -> None:
+    """6.1 keeps ZS_MAX_ZSPAGE_ORDER 2 and get_pages_per_zspage (mm/zsmalloc.c:80, :777); 6.12
+    builds with calculate_zspage_chain_size (:2099, CONFIG_ZSMALLOC_CHAIN_SIZE 8): 69 classes
+    and huge 3257, 119 and 3625 (tests/test_kernel_zsmalloc.py holds both to the real ones)."""
+    assert rows_of("v6.1") == parse(V58_TABLE)
+    assert rows_of("v6.12", 8) == parse(CURRENT_CHAIN8_TABLE)
+    assert class_table("v6.1").obj_index_bits == 23 and class_table("v6.12").obj_index_bits == 24
+
+
 def test_current_chain8_table_matches_reference() -> None:
     assert rows_of("current", 8) == parse(CURRENT_CHAIN8_TABLE)
     t = class_table("current", 4096, 8)
@@ -132,8 +141,9 @@ def _independent_table(era: str, page: int, chain: int, bits: int, phys: int
     """A second transcription of zs_create_pool's loop, written from the C, for other
     configurations than the reference tables cover."""
     shift = page.bit_length() - 1
-    maxp = 4 if era == "v5.8" else chain
-    tag = 1 if era == "v5.8" else 0
+    four_pages = era in ("v5.8", "v6.1")  # ZS_MAX_ZSPAGE_ORDER 2, obj shifted by the tag bit
+    maxp = 4 if four_pages else chain
+    tag = 1 if four_pages else 0
     index_bits = bits - (phys - shift) - tag
     zmin = max(32, (maxp << shift) >> index_bits)
     delta = page >> 8
@@ -143,7 +153,7 @@ def _independent_table(era: str, page: int, chain: int, bits: int, phys: int
     out = []
     for i in reversed(range(nclasses)):
         size = min(zmin + i * delta, page)
-        if era == "v5.8":
+        if four_pages:
             best, bestpc = 1, 0
             for k in range(1, maxp + 1):
                 pc = (k * page - (k * page) % size) * 100 // (k * page)
@@ -166,7 +176,7 @@ def _independent_table(era: str, page: int, chain: int, bits: int, phys: int
     return nclasses, huge, sorted(out)
 
 
-@pytest.mark.parametrize("era", ["v5.8", "current"])
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.12", "current"])
 @pytest.mark.parametrize(("page", "chain", "bits", "phys"),
                          [(4096, 8, 64, 52), (16384, 8, 64, 48), (65536, 4, 64, 52),
                           (4096, 16, 32, 32), (4096, 4, 32, 36), (16384, 12, 64, 52)])

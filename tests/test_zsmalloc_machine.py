@@ -9,7 +9,7 @@ from hypothesis.stateful import run_state_machine_as_test
 
 from properties.zsmalloc_machine import INVARIANTS, MUTANTS, machine_for
 
-#: The CI budget of the clean runs (both eras).
+#: The CI budget of the clean runs (every era).
 CLEAN = settings(max_examples=100, stateful_step_count=30, deadline=None,
                  suppress_health_check=[HealthCheck.too_slow])
 
@@ -20,7 +20,7 @@ def meta_settings() -> settings:
                     suppress_health_check=list(HealthCheck))
 
 
-@pytest.mark.parametrize("era", ["v5.8", "current"])
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.12", "current"])
 def test_machine_runs_clean(era: str) -> None:
     run_state_machine_as_test(machine_for(era), settings=CLEAN)
 

@@ -82,10 +82,18 @@ def dyndbg_model_era(source: KernelSource) -> str:
 
 
 def zsmalloc_model_era(source: KernelSource) -> str:
-    """The zsmalloc model era of the tree's mm/zsmalloc.c: the fine-grained fullness groups
-    (``ZS_INUSE_RATIO_0``, 6.3) are the current model's, the four groups of before v5.8's."""
+    """The zsmalloc model era of the tree's mm/zsmalloc.c, read from its text, not its version:
+    without ``zs_map_object`` (removed in 6.15) the current model; with it and the
+    fine-grained fullness groups (``ZS_INUSE_RATIO_0``, 6.3) v6.12; with it, the four groups
+    and no ``HANDLE_PIN_BIT`` (gone in 5.17) v6.1; with the pin bit v5.8."""
+    from model.zsmalloc_classes import ERA_V61, ERA_V612
+
     text = source.path("mm/zsmalloc.c").read_text(errors="replace")
-    return ERA_CURRENT if "ZS_INUSE_RATIO_0" in text else ERA_V58
+    if "\nvoid *zs_map_object(" not in text:
+        return ERA_CURRENT
+    if "ZS_INUSE_RATIO_0" in text:
+        return ERA_V612
+    return ERA_V58 if "HANDLE_PIN_BIT" in text else ERA_V61
 
 
 def fidelity_machine(area: str, source: KernelSource, servers: dict[bool, KernelServer], *,

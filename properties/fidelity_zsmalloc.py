@@ -1,7 +1,8 @@
 """Fidelity of the zsmalloc model: the model's era against the real ``mm/zsmalloc.c``.
 
 :class:`ZsmallocFidelity` drives a model pool (:func:`model.zsmalloc.zs_create_pool` of the era
-that stands for the real file's version: :data:`MODEL_ERA`) and the real pool built in user
+that stands for the real file, read from its text: :func:`properties.fidelity.zsmalloc_model_era`,
+v6.1 and v6.12 for Debian's two trees) and the real pool built in user
 space (:class:`kernel.zsmalloc.RealZsPool`, a fresh forked kernel per test case) with the same
 steps: ``zs_malloc`` of every kind of size (0, tiny, class edges, huge, over the limit), with
 injected allocation failures, ``zs_free``, writes and reads of whole objects, ``zs_compact``
@@ -10,7 +11,9 @@ handle) pairs; handles themselves differ (they are slab addresses) and are never
 
 Compared after each step: the return value (a handle or the error the era returns); where each
 object lives (its size class, object index, and which zspage: zspages are paired across the two
-pools as they appear, and a pairing once made must hold); the bytes each object holds;
+pools as they appear, and a pairing once made must hold while the zspage lives; the kernel side
+names a zspage by its first page, so a freed zspage's pairing is forgotten and a migrated page's
+zspage is paired again); the bytes each object holds;
 ``zs_compact``'s return value; ``zs_get_total_pages``; per size class the objects allocated and
 used and the zspages in each fullness group.  A difference is a
 :class:`~properties.fidelity_dyndbg.Disagreement`; a fatal event in the real code is one too.
@@ -30,7 +33,8 @@ from model.abi import get_abi
 from model.context import GFP_KERNEL, GFP_NOWAIT, KernelContext
 from model.errors import KernelBug
 from model.memory import AddressSpace
-from model.zsmalloc import ERA_CURRENT, ERA_V58, ZsMapMode, ZsPool, zs_create_pool
+from model.zsmalloc import ERA_CURRENT, ZsMapMode, ZsPool, zs_create_pool
+from model.zsmalloc_classes import era_has_map_api
 from properties.fidelity_dyndbg import Disagreement
 from properties.tracing import TracedMachine, traced
 
@@ -96,12 +100,21 @@ class ZsmallocFidelity(TracedMachine):
         return res
 
     def _model_write(self, h: int, data: bytes) -> None:
-        if self.era == ERA_V58:
+        """Write as the real harness does: map ``ZS_MM_WO``, copy, unmap (the eras with the
+        map API), else ``zs_obj_write``."""
+        if era_has_map_api(self.era):
             addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_WO)
             self.space.write(addr, data)
             self.pool.zs_unmap_object(h)
         else:
             self.pool.zs_obj_write(h, data)
+
+    def _forget_gone(self) -> None:
+        """Forget the pairings of zspages the model has freed: the kernel's zspage identity is
+        the page-array index of its first page, which a later zspage may reuse."""
+        alive = {z.serial for _c, z in self.pool.zspages()}
+        for m in [m for m in self.m2r if m not in alive]:
+            self.r2m.pop(self.m2r.pop(m), None)
 
     def _pair(self, model_zspage: int, real_zspage: int) -> None:
         m = self.m2r.setdefault(model_zspage, real_zspage)
@@ -174,6 +187,7 @@ class ZsmallocFidelity(TracedMachine):
         if (real := self.real) is None:
             return
         self._real("zs_free", lambda: real.free(obj.real))
+        self._forget_gone()
 
     @rule(obj=objects)
     @traced
@@ -211,15 +225,22 @@ class ZsmallocFidelity(TracedMachine):
         got = self._real("page migration", lambda: real.migrate(page)).value
         if want != got:
             raise Disagreement("page migration's return value", want, got)
+        # the kernel's zspage identity (its first page's index) changes when that page moves
+        self.r2m.pop(self.m2r.pop(loc.zspage, -1), None)
+        self._locate(obj)
 
     @rule()
     @traced
     def fail_alloc(self) -> None:
-        """The next handle allocation (``cache_alloc_handle``) fails in both kernels."""
+        """One more handle allocation (``cache_alloc_handle``) fails in both kernels."""
         self.pool.inject_alloc_failure(1)
         if (real := self.real) is None:
             return
-        self._real("fault injection", lambda: real.fail_allocs(1))  # the slab's next alloc
+        # the harness sets its count of slab allocations to fail (harness_set_fail_allocs) where
+        # the model adds one: give it the model's count (only handle allocations consume it:
+        # each zs_malloc's first slab allocation is the handle's, and a failed one returns)
+        pending = self.pool.pending_alloc_failures()
+        self._real("fault injection", lambda: real.fail_allocs(pending))
 
     def _relocate(self) -> None:
         """After compaction objects move: forget the pairing and pair again as they are now."""

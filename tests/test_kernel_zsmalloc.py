@@ -1,5 +1,6 @@
 """The real mm/zsmalloc.c of Linux 6.1 and 6.12, built in user space (kernel/zsmalloc.py), and
-what it does next to the model (model/zsmalloc.py, eras "v5.8" and "current").
+what it does next to the model (model/zsmalloc.py, eras "v6.1" and "v6.12"; the v5.8 era where
+v5.8 really differed).
 
 Needs gcc and Debian's linux-source-6.1/6.12: outside CI a missing one skips with the reason,
 in CI (``CI`` set) it fails.  One build and one fork server per kernel version (module scope);
@@ -21,15 +22,16 @@ from kernel.zsmalloc import RealZsPool, ZsLeftovers, features, zsmalloc_area
 from model.abi import get_abi
 from model.analysis import zs_class_table
 from model.context import GFP_ATOMIC, GFP_KERNEL, KernelContext
-from model.errors import BugOn, InputError
+from model.errors import BugOn, KernelBug, SleepingInInvalidContext
 from model.memory import AddressSpace
-from model.zsmalloc import BUG_MAP_IN_INTERRUPT, PinDeadlock, ZsPool, zs_create_pool
-from model.zsmalloc_classes import class_table
+from model.zsmalloc import MigrateLockDeadlock, PinDeadlock, ZsPool, zs_create_pool
+from model.zsmalloc_classes import ERA_V58, class_table, era_features
+from properties.fidelity import zsmalloc_model_era
 from tests.kernel_fixtures import require_kernel
 
 EINVAL, ENOMEM, ENOSPC, EBUSY = 22, 12, 28, 16
 #: The model era each kernel is compared with.
-ERA = {"6.1": "v5.8", "6.12": "current"}
+ERA = {"6.1": "v6.1", "6.12": "v6.12"}
 
 
 class Kern:
@@ -68,6 +70,15 @@ def model_pool(era: str) -> ZsPool:
 
 def pattern(handle: int, n: int, salt: int = 0) -> bytes:
     return random.Random(handle * 131 + salt).randbytes(n)
+
+
+def signed(value: int) -> int:
+    """A model ``IS_ERR_VALUE`` handle as its negative errno, as the binding gives it."""
+    return value - (1 << 64) if value >= (1 << 64) - 4095 else value
+
+
+def test_the_fidelity_machine_reads_these_eras_from_the_text(kern: Kern) -> None:
+    assert zsmalloc_model_era(kern.source) == ERA[kern.version]
 
 
 # --- allocation ------------------------------------------------------------------------------
@@ -234,6 +245,9 @@ def test_migration_keeps_handles_and_contents(kern: Kern) -> None:
 
 
 def test_migration_of_a_mapped_object_spins_on_the_zspage_lock(kern: Kern) -> None:
+    """zs_page_migrate waits in migrate_write_lock(zspage) (6.1 :1877, 6.12 :1804) for the
+    mapping's migrate_read_lock: a lockup in both, reported at migrate_write_lock's
+    write_lock (6.1 :1770, 6.12 :1724)."""
     p = kern.pool()
     h = p.malloc(100, GFP_KERNEL).value
     p.map(h, "rw", "process", 0)
@@ -242,6 +256,64 @@ def test_migration_of_a_mapped_object_spins_on_the_zspage_lock(kern: Kern) -> No
         p.migrate(page)
     assert "rwlock lockup" in info.value.message
     assert info.value.site.startswith("mm/zsmalloc.c:")
+    m = model_pool(ERA[kern.version])
+    mh = m.zs_malloc(100, GFP_KERNEL)
+    m.zs_map_object(mh)
+    with pytest.raises(MigrateLockDeadlock) as minfo:
+        m.zs_page_migrate(m.object_location(mh).page_addr)
+    assert minfo.value.site == info.value.site
+    assert "rwlock lockup" in minfo.value.message
+    caller = kern.line_of("migrate_write_lock(zspage);")
+    assert f"mm/zsmalloc.c:{caller}" == era_features(m.era).migrate_lock_site
+    assert f"at mm/zsmalloc.c:{caller} " in minfo.value.message
+
+
+def _compaction_with_one_mapping(kern: Kern, mapped: str) -> tuple[object, object]:
+    """Two zspages of the 112-byte class: A holds one object, B all but two; the object of A
+    (``mapped="src"``) or one of B's (``"dst"``) stays mapped on CPU 1 while CPU 0 compacts.
+    The outcome on each side: ("returns", pages freed) or ("lockup", site)."""
+    p = kern.pool()
+    m = model_pool(ERA[kern.version])
+    objs = m.table.class_for_request(100, m.ws).objs_per_zspage
+    handles = [p.malloc(100, GFP_KERNEL).value for _ in range(2 * objs - 2)]
+    mhandles = [m.zs_malloc(100, GFP_KERNEL) for _ in range(2 * objs - 2)]
+    assert len({m.object_location(h).zspage for h in mhandles}) == 2
+    for h, mh in zip(handles[1:objs], mhandles[1:objs], strict=True):
+        p.free(h)
+        m.zs_free(mh)
+    i = 0 if mapped == "src" else objs
+    p.map(handles[i], "rw", "process", 1)
+    m.ctx.switch_cpu(1)
+    m.zs_map_object(mhandles[i])
+    m.ctx.switch_cpu(0)
+    real: object
+    model: object
+    try:
+        real = ("returns", p.compact().value)
+    except KernelHang as exc:
+        real = ("lockup", exc.site)
+    try:
+        model = ("returns", m.zs_compact())
+    except MigrateLockDeadlock as exc:
+        model = ("lockup", exc.site)
+    return real, model
+
+
+@pytest.mark.parametrize("mapped", ["src", "dst"])
+def test_compaction_waits_for_a_mapped_zspage_as_the_real_code_does(kern: Kern,
+                                                                     mapped: str) -> None:
+    """6.1 write-locks the source (:2046) and each destination (:2055,
+    migrate_write_lock_nested); 6.12 the source only (:1973): a mapped source is a lockup in
+    both, a mapped destination in 6.1 only (6.12 moves objects into it)."""
+    real, model = _compaction_with_one_mapping(kern, mapped)
+    assert real == model
+    f = era_features(ERA[kern.version])
+    if mapped == "src":
+        assert real == ("lockup", f.write_lock_site)
+    elif kern.version == "6.1":
+        assert real == ("lockup", f.write_lock_nested_site)
+    else:
+        assert real[0] == "returns" and real[1] > 0
 
 
 # --- context, mappings, locks ---------------------------------------------------------------
@@ -249,6 +321,7 @@ def test_migration_of_a_mapped_object_spins_on_the_zspage_lock(kern: Kern) -> No
 
 @pytest.mark.parametrize("context", ["hardirq", "softirq"])
 def test_map_in_interrupt_is_a_bug_on_at_the_real_line(kern: Kern, context: str) -> None:
+    """BUG_ON(in_interrupt()): 6.1 mm/zsmalloc.c:1247, 6.12 :1209, in the model too."""
     p = kern.pool()
     h = p.malloc(100, GFP_ATOMIC).value
     line = kern.line_of("BUG_ON(in_interrupt());")
@@ -256,6 +329,39 @@ def test_map_in_interrupt_is_a_bug_on_at_the_real_line(kern: Kern, context: str)
         p.map(h, "rw", context, 1)
     assert info.value.site == f"mm/zsmalloc.c:{line}"
     assert info.value.message == f"kernel BUG at mm/zsmalloc.c:{line}!"
+    m = model_pool(ERA[kern.version])
+    mh = m.zs_malloc(100, GFP_ATOMIC)
+    m.ctx.switch_cpu(1)
+    (m.ctx.enter_hardirq if context == "hardirq" else m.ctx.enter_softirq)()
+    with pytest.raises(BugOn) as minfo:
+        m.zs_map_object(mh)
+    assert minfo.value.site == info.value.site
+    assert minfo.value.message.startswith(info.value.message)
+
+
+def test_a_nested_mapping_stops_the_model_by_design(kern: Kern) -> None:
+    """The one deliberate difference (model/zsmalloc.py's docstring): a second mapping on one
+    CPU.  6.1 and 6.12 go on after lockdep's recursive-locking report at
+    ``local_lock(&zs_map_area.lock)`` (6.1 mm/zsmalloc.c:1267, 6.12 :1229), the per-CPU area
+    then clobbered ("There is no protection against nested mappings"); the model stops there,
+    naming that line."""
+    line = kern.line_of("local_lock(&zs_map_area.lock);")
+    assert line == {"6.1": 1267, "6.12": 1229}[kern.version]
+    p = kern.pool()
+    h1, h2 = (p.malloc(100, GFP_KERNEL).value for _ in range(2))
+    p.map(h1, "rw", "process", 0)
+    res = p.map(h2, "rw", "process", 0)
+    assert [(e.kind, e.site) for e in res.events] == [("splat", f"mm/zsmalloc.c:{line}")]
+    assert res.value[0] > 0  # the real code maps it
+    m = model_pool(ERA[kern.version])
+    mh1, mh2 = (m.zs_malloc(100, GFP_KERNEL) for _ in range(2))
+    m.zs_map_object(mh1)
+    with pytest.raises(KernelBug) as info:
+        m.zs_map_object(mh2)
+    assert type(info.value) is KernelBug
+    assert info.value.site == f"mm/zsmalloc.c:{line}" == era_features(m.era).nested_map_site
+    assert "recursive locking" in info.value.message
+    assert "no protection against nested mappings" in info.value.message
 
 
 def test_a_second_mapping_on_one_cpu_is_a_recursive_locking_splat(kern: Kern) -> None:
@@ -270,10 +376,18 @@ def test_a_second_mapping_on_one_cpu_is_a_recursive_locking_splat(kern: Kern) ->
     assert [e.kind for e in res.events] == ["splat"]
     assert "recursive locking" in res.events[0].message
     assert p.cpu_state(0).value.local_lock_depth == 2
-    # sleeping while mapped: the allocator's might_sleep splat at might_alloc()'s line
+    # sleeping while mapped: the allocator's might_sleep splat at might_alloc()'s line, the
+    # model's too (include/linux/sched/mm.h:274 in 6.1, :321 in 6.12)
     res = p.malloc(100, GFP_KERNEL, cpu=0)
     assert any(e.message.startswith("BUG: sleeping function called from invalid context at "
                                     "include/linux/sched/mm.h:") for e in res.splats)
+    m = model_pool(ERA[kern.version])
+    mh1 = m.zs_malloc(100, GFP_KERNEL)
+    m.zs_map_object(mh1)
+    assert m.ctx.preempt_count() == st.preempt_count  # migrate_read_lock, local_lock, kmap
+    with pytest.raises(SleepingInInvalidContext) as info:
+        m.zs_malloc(100, GFP_KERNEL)
+    assert info.value.message in [e.message for e in res.splats]
     for cpu, h in ((0, h2), (0, h1), (1, h2)):
         assert p.unmap(h, "process", cpu).events == ()
     assert p.cpu_state(0).value.preempt_count == 0
@@ -292,7 +406,8 @@ def test_unmapping_on_another_cpu_is_flagged(kern: Kern) -> None:
 
 def test_one_handle_mapped_on_two_cpus_and_freed_while_mapped(kern: Kern) -> None:
     """No HANDLE_PIN_BIT since 5.17: a handle maps on two CPUs at once, and zs_free of a
-    mapped handle is not detected; the later unmap reads the freed (poisoned) handle slot."""
+    mapped handle is not detected; the later unmap reads the freed (poisoned) handle slot.
+    The model era does the same, and stops at that unmap too."""
     p = kern.pool()
     h = p.malloc(100, GFP_KERNEL).value
     p.map(h, "rw", "process", 0)
@@ -303,6 +418,16 @@ def test_one_handle_mapped_on_two_cpus_and_freed_while_mapped(kern: Kern) -> Non
         p.unmap(h, "process", 0)
     assert "0x6b6b6b6b6b" in info.value.message  # the slab's free poison as a pfn
     assert info.value.site.startswith("mm/zsmalloc.c:")
+    m = model_pool(ERA[kern.version])
+    mh = m.zs_malloc(100, GFP_KERNEL)
+    m.zs_map_object(mh)
+    m.ctx.switch_cpu(1)
+    m.zs_map_object(mh)
+    m.zs_unmap_object(mh)
+    m.zs_free(mh)
+    m.ctx.switch_cpu(0)
+    with pytest.raises(KernelBug, match="already freed"):
+        m.zs_unmap_object(mh)
 
 
 def test_allocation_in_hardirq(kern: Kern) -> None:
@@ -389,7 +514,7 @@ def test_class_table_matches_the_model(kern: Kern) -> None:
     assert consts["ZS_SIZE_CLASSES"] == model.slots
     assert consts["ZS_MAX_PAGES_PER_ZSPAGE"] == model.max_pages_per_zspage
     # the stat vector: the fullness groups, then OBJ_ALLOCATED and OBJ_USED
-    assert len(p.stat_names().value) == {"v5.8": 6, "current": 14}[era]
+    assert len(p.stat_names().value) == (14 if era_features(era).fine_fullness else 6)
     by_index = {r[0]: r for r in rows}
     for size in (1, 24, 25, 100, 500, 1000, 2000, 3000, 3256, 3257, 3500, 3624, 3625, 4096):
         h = p.malloc(size, GFP_KERNEL).value
@@ -431,9 +556,12 @@ def test_the_same_steps_leave_the_same_stats_and_places_as_the_model(kern: Kern)
         assert (loc[0], loc[3]) == (ml.class_index, ml.obj_idx)
 
 
-def test_where_the_model_differs_from_the_real_code(kern: Kern) -> None:
-    """Differences seen between the real code and its model era; each assertion states the
-    real behaviour and the model's (the model is not changed here)."""
+def test_the_model_era_agrees_with_the_real_code(kern: Kern) -> None:
+    """Where the v5.8 and current eras differed from these kernels, the era of each kernel now
+    agrees: zs_malloc's ERR_PTRs (6.1 :1405, :1409, :1434; 6.12 :1367, :1370, :1374),
+    zs_compact's return (this call's pages, added to pages_compacted: 6.1 :2121-2124), zs_free
+    of an ERR value (ignored: IS_ERR_OR_NULL, 6.1 :1490), the map API of 6.12 (the "current"
+    era has none) and one handle mapped on two CPUs (no HANDLE_PIN_BIT since 5.17)."""
     p = kern.pool()
     m = model_pool(ERA[kern.version])
     handles = [p.malloc(100, GFP_KERNEL).value for _ in range(300)]
@@ -442,41 +570,45 @@ def test_where_the_model_differs_from_the_real_code(kern: Kern) -> None:
         p.free(h)
         m.zs_free(mh)
     first = p.compact().value
-    assert m.zs_compact() == first
-    assert p.compact().value == 0
-    line = kern.line_of("BUG_ON(in_interrupt());")
-    if kern.version == "6.1":
-        # zs_malloc failures: ERR_PTR(-EINVAL) in 6.1, 0 in the v5.8 model
-        assert p.malloc(0, GFP_KERNEL).value == -EINVAL and m.zs_malloc(0) == 0
-        assert p.malloc(4097, GFP_KERNEL).value == -EINVAL and m.zs_malloc(4097) == 0
-        # zs_compact: this call's pages in 6.1, the cumulative pages_compacted in v5.8
-        assert m.zs_compact() == first != 0
-        # zs_free of an ERR value: ignored by 6.1 (IS_ERR_OR_NULL), a bad handle to v5.8
-        assert p.free(-ENOMEM).events == ()
-        with pytest.raises(Exception, match="not a handle"):
-            m.zs_free((1 << 64) - ENOMEM)
-        # v5.8 pins the handle (HANDLE_PIN_BIT) while mapped: a second CPU's map and a
-        # zs_free spin in pin_tag; 6.1 has no pin (test above: both go through)
-        mh = mhandles[1]
+    assert first > 0 and m.zs_compact() == first
+    assert p.compact().value == m.zs_compact() == 0
+    assert p.pages_compacted().value == m.zs_pool_stats().pages_compacted == first
+    for size in (0, 4097):
+        assert p.malloc(size, GFP_KERNEL).value == signed(m.zs_malloc(size, GFP_KERNEL))
+    assert p.malloc(4097, GFP_KERNEL).value == {"6.1": -EINVAL, "6.12": -ENOSPC}[kern.version]
+    p.fail_allocs(1)
+    m.inject_alloc_failure(1)
+    assert p.malloc(100, GFP_KERNEL).value == signed(m.zs_malloc(100, GFP_KERNEL)) == -ENOMEM
+    assert p.free(-ENOMEM).events == ()
+    m.zs_free(m.err_value(ENOMEM))
+    # both map one handle on two CPUs, and unmap it on each
+    addr, _ = p.map(handles[1], "rw", "process", 0).value
+    assert addr > 0 and p.map(handles[1], "ro", "process", 1).events == ()
+    m.zs_map_object(mhandles[1])
+    m.ctx.switch_cpu(1)
+    m.zs_map_object(mhandles[1])
+    m.zs_unmap_object(mhandles[1])
+    m.ctx.switch_cpu(0)
+    m.zs_unmap_object(mhandles[1])
+    for cpu in (1, 0):
+        assert p.unmap(handles[1], "process", cpu).events == ()
+    assert m.ctx.preempt_count_of(0) == m.ctx.preempt_count_of(1) == 0
+
+
+def test_the_v58_era_still_differs_where_v58_did(kern: Kern) -> None:
+    """v5.8 returned 0 from a failed zs_malloc and pinned a mapped handle (HANDLE_PIN_BIT):
+    its era keeps doing so, where these kernels return ERR_PTRs and map a handle twice."""
+    p = kern.pool()
+    m = model_pool(ERA_V58)
+    assert p.malloc(0, GFP_KERNEL).value == -EINVAL and m.zs_malloc(0) == 0
+    h = p.malloc(100, GFP_KERNEL).value
+    mh = m.zs_malloc(100, GFP_KERNEL)
+    p.map(h, "rw", "process", 0)
+    assert p.map(h, "rw", "process", 1).events == ()
+    m.zs_map_object(mh)
+    m.ctx.switch_cpu(1)
+    with pytest.raises(PinDeadlock):
         m.zs_map_object(mh)
-        m.ctx.cpu = 1
-        with pytest.raises(PinDeadlock):
-            m.zs_map_object(mh)
-        with pytest.raises(PinDeadlock):
-            m.zs_free(mh)
-        m.ctx.cpu = 0
-        # BUG_ON(in_interrupt()) is at another line than the model's v5.8 site
-        assert f"mm/zsmalloc.c:{line}" != BUG_MAP_IN_INTERRUPT
-    else:
-        assert p.malloc(0, GFP_KERNEL).value == -EINVAL
-        assert p.malloc(4097, GFP_KERNEL).value == -ENOSPC
-        # 6.12 still has zs_map_object/zs_unmap_object; the "current" model has only
-        # zs_obj_read_begin/end and zs_obj_write (6.15+)
-        addr, _ = p.map(handles[1], "rw", "process", 0).value
-        assert addr > 0
-        p.unmap(handles[1], "process", 0)
-        with pytest.raises(InputError):
-            m.zs_map_object(mhandles[1])
 
 
 def test_zsmalloc_area_detects_features_from_the_text(kern: Kern) -> None:

@@ -141,7 +141,7 @@ class MigrateLockDeadlock(PinDeadlock):
 
 @attrs.frozen
 class ZsPoolStats:
-    """include/linux/zsmalloc.h ``struct zs_pool_stats``."""
+    """include/linux/zsmalloc.h ``struct zs_pool_stats`` (every era)."""
 
     pages_compacted: int
 
@@ -322,7 +322,7 @@ class ZsPool:
         return page, obj & ((1 << self.obj_index_bits) - 1)
 
     def handle_to_obj(self, handle: int) -> int:
-        """mm/zsmalloc.c:handle_to_obj: ``*(unsigned long *)handle``."""
+        """mm/zsmalloc.c:handle_to_obj (every era): ``*(unsigned long *)handle``."""
         mask = self.page_size - 1
         data = self.handle_cachep.slab_data(handle & ~mask)
         if data is None:
@@ -330,7 +330,8 @@ class ZsPool:
         return int(self._word.unpack_from(data, handle & mask)[0])
 
     def record_obj(self, handle: int, obj: int) -> None:
-        """mm/zsmalloc.c:record_obj: ``WRITE_ONCE(*(unsigned long *)handle, obj)``."""
+        """mm/zsmalloc.c:record_obj (every era): ``WRITE_ONCE(*(unsigned long *)handle, obj)``
+        in v5.8, a plain store in v6.1 (:356) and v6.12 (:352)."""
         mask = self.page_size - 1
         data = self.handle_cachep.slab_data(handle & ~mask)
         if data is None:
@@ -558,7 +559,7 @@ class ZsPool:
 
     # ------------------------------------------------------------------ pin tag (v5.8)
     def _trypin_tag(self, handle: int) -> bool:
-        """mm/zsmalloc.c:trypin_tag: ``bit_spin_trylock(HANDLE_PIN_BIT, handle)``."""
+        """mm/zsmalloc.c:trypin_tag (v5.8): ``bit_spin_trylock(HANDLE_PIN_BIT, handle)``."""
         word = self.handle_to_obj(handle)
         if word & 1:
             return False
@@ -567,7 +568,7 @@ class ZsPool:
         return True
 
     def _pin_tag(self, handle: int, op: str) -> None:
-        """mm/zsmalloc.c:pin_tag: ``bit_spin_lock`` (preemption off while held)."""
+        """mm/zsmalloc.c:pin_tag (v5.8): ``bit_spin_lock`` (preemption off while held)."""
         if not self._trypin_tag(handle):
             holder = self._pins.get(handle, -1)
             cpu = self.ctx.cpu
@@ -584,7 +585,7 @@ class ZsPool:
         self.ctx.preempt_disable()
 
     def _unpin_tag(self, handle: int) -> None:
-        """mm/zsmalloc.c:unpin_tag: ``bit_spin_unlock``."""
+        """mm/zsmalloc.c:unpin_tag (v5.8): ``bit_spin_unlock``."""
         self.record_obj(handle, self.handle_to_obj(handle) & ~1)
         self._pins.pop(handle, None)
 
@@ -908,7 +909,8 @@ class ZsPool:
         return addr
 
     def zs_obj_read_end(self, handle: int, mem_len: int, handle_mem: int) -> None:
-        """mm/zsmalloc.c:zs_obj_read_end: ``mem_len`` must be the one given to read_begin."""
+        """mm/zsmalloc.c:zs_obj_read_end (current): ``mem_len`` must be the one given to
+        read_begin."""
         self._need(self.feat.obj_rw_api, "zs_obj_read_end")
         self._check_live(handle, "zs_obj_read_end")
         rec = next((r for r in reversed(self._readers) if r.handle == handle), None)
@@ -956,7 +958,8 @@ class ZsPool:
 
     # ------------------------------------------------------------------ compaction
     def zs_can_compact(self, class_: SizeClass) -> int:
-        """mm/zsmalloc.c:zs_can_compact: pages freeable by compacting the class."""
+        """mm/zsmalloc.c:zs_can_compact (every era; v6.1 :2016, v6.12 :1932): pages freeable
+        by compacting the class."""
         a = self._obj_allocated_stat()
         allocated, used = class_.stats[a], class_.stats[a + 1]
         if allocated <= used:
@@ -964,13 +967,15 @@ class ZsPool:
         return (allocated - used) // class_.objs_per_zspage * class_.pages_per_zspage
 
     def _obj_head(self, page: ZsPageDesc, offset: int) -> int:
-        """mm/zsmalloc.c:obj_to_head."""
+        """mm/zsmalloc.c:obj_to_head (v5.8) / obj_allocated's read of the head (v6.1 :859,
+        v6.12 :795, current)."""
         if page.huge:
             return page.handle
         return self._rd(page.data, offset)
 
     def zs_object_copy(self, class_: SizeClass, dst: int, src: int) -> None:
-        """mm/zsmalloc.c:zs_object_copy: the whole slot, header included."""
+        """mm/zsmalloc.c:zs_object_copy (every era; v6.1 :1516, v6.12 :1477): the whole slot,
+        header included."""
         s_page, s_idx = self.obj_to_location(src)
         d_page, d_idx = self.obj_to_location(dst)
         size = class_.size
@@ -1413,7 +1418,7 @@ class ZsPool:
         return self.handle_cachep.live_objects()
 
     def class_stats(self) -> tuple[ZsClassStats, ...]:
-        """mm/zsmalloc.c:zs_stats_size_show's figures for every distinct class."""
+        """mm/zsmalloc.c:zs_stats_size_show's figures for every distinct class (every era)."""
         out: list[ZsClassStats] = []
         a = self._obj_allocated_stat()
         for c in self.classes:

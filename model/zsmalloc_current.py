@@ -132,7 +132,7 @@ def zs_compact_class_dst_first(pool: ZsPool, class_: SizeClass) -> int:
 def render_classes(pool: ZsPool) -> str:
     """mm/zsmalloc.c:zs_stats_size_show (v5.8; v6.1 :574; v6.12 :559; current):
     /sys/kernel/debug/zsmalloc/<pool>/classes.  The ``freeable`` column is 8 wide up to v6.12
-    and 16 in current."""
+    and 16 in current (its header: 6.1 :586, 6.12 :570)."""
     stats = pool.class_stats()
     out: list[str] = []
     if not pool.feat.fine_fullness:

@@ -589,7 +589,7 @@ def test_debugfs_classes(era: str) -> None:
         assert lines[0].split()[2] == "10%"
         assert cols[-5:] == ["8", "4", "2", "1", "1"]
     assert lines[-1].split()[0] == "Total"
-    # the freeable column: "%8s"/"%8lu" up to 6.12 (6.1 :578, 6.12 :570), 16 wide in current
+    # the freeable column: "%8s"/"%8lu" up to 6.12 (6.1 :586, 6.12 :570), 16 wide in current
     width = 16 if era == ERA_CURRENT else 8
     assert lines[0].endswith(" " * (width - len("freeable")) + " freeable")
     assert row.endswith(" " * (width - 1) + " 1")

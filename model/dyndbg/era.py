@@ -1,6 +1,6 @@
 """What each kernel era's dynamic debug does differently: flags, parser rules, control file, prefix.
 
-Three eras, read from ``lib/dynamic_debug.c`` and ``include/linux/dynamic_debug.h``:
+Four eras, read from ``lib/dynamic_debug.c`` and ``include/linux/dynamic_debug.h``:
 
 * ``v5.8`` (mainline of July 2020, what the 2020 diet series was written against): flags
   ``p m f l t _``; no ``file foo.c:func`` syntax, no ``^`` anchor, no ``class``; a

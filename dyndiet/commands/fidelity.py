@@ -9,6 +9,7 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from dyndiet.options import positive_int
 from kernel.sources import DEFAULT_KERNEL, PACKAGED, kernel_source
 from properties.profiles import register_profiles
 from properties.runner import Budget
@@ -32,25 +33,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                      help="a kernel tree (git checkout or unpacked tarball), read in place")
     p.add_argument("--area", action="append", choices=AREAS, default=[],
                    help="dyndbg or zsmalloc (repeatable; default: both)")
-    p.add_argument("--max-examples", type=_positive, default=100,
+    p.add_argument("--max-examples", type=positive_int, default=100,
                    help="test cases per area (default: 100)")
-    p.add_argument("--steps", type=_positive, default=30,
+    p.add_argument("--steps", type=positive_int, default=30,
                    help="steps per test case (default: 30)")
     p.add_argument("--seed", type=int, default=None,
                    help="random seed (default: derandomized, the same run every time)")
     p.add_argument("--sanitize", action="store_true",
                    help="build with -fsanitize=address,undefined (KASAN-like reports)")
     p.add_argument("--format", choices=("text", "json"), default="text")
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if n <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
-    return n
 
 
 def _command(args: argparse.Namespace, area: str) -> str:

@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from model.context import gfp_name
 from model.dyndbg.callsite import ModuleSpec
 from properties.tracing import Step
 
@@ -76,6 +77,16 @@ def kernel_action(step: Step) -> str:
         return f"read callsite #{a['which']}'s metadata"
     if r == "compact":
         return "the pool's shrinker runs (zs_compact)"
+    if r == "create":
+        return "zs_create_pool(\"dyndiet\")"
+    if r == "malloc":
+        return f"zs_malloc(pool, {a['size']}, {gfp_name(a['gfp'])}), then the object written"
+    if r == "free":
+        return "zs_free(pool, handle)"
+    if r == "read":
+        return "the object read back (zs_map_object RO, copy, zs_unmap_object)"
+    if r == "migrate":
+        return "the page of the object migrated (isolate, migrate, put back)"
     if r == "fail_alloc":
         return "the next zsmalloc allocation fails"
     inner = ", ".join(f"{k}={v!r}" for k, v in step.args)

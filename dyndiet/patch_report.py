@@ -106,8 +106,8 @@ def build_document(result: PatchCheck, *, command: Sequence[str], patch_paths: S
             "properties": [r.check],
             "message": r.message,
             "site": r.site,
-            "difference": ({"observation": r.what, "baseline": r.base, "design": r.patched}
-                           if r.what else None),
+            "difference": ({"observation": r.what, "baseline": r.base, "design": r.patched,
+                            "baseline_name": r.base_name} if r.what else None),
             "evidence": list(r.evidence),
             "steps": steps,
             "step_count": len(steps),
@@ -164,12 +164,12 @@ def _visible(line: str) -> str:
     return "".join(f"^{chr(ord(c) + 64)}" if ord(c) < 32 else c for c in line)
 
 
-def _diff(a: str, b: str) -> list[str]:
+def _diff(a: str, b: str, left: str = "unpatched") -> list[str]:
     if "\n" in a or "\n" in b:
         return [_visible(ln.rstrip("\n")) for ln in difflib.unified_diff(
-            a.splitlines(keepends=True), b.splitlines(keepends=True), "unpatched", "patched",
-            n=1)]
-    return [f"- unpatched: {_visible(a)}", f"+ patched:   {_visible(b)}"]
+            a.splitlines(keepends=True), b.splitlines(keepends=True), left, "patched", n=1)]
+    width = max(len(left), len("patched")) + 1
+    return [f"- {left + ':':<{width}} {_visible(a)}", f"+ {'patched:':<{width}} {_visible(b)}"]
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -196,7 +196,7 @@ def render_text(doc: dict[str, Any]) -> str:
     lines.append("")
     for c in doc["checks"]:
         status = c["status"] + (f" ({c['finding']})" if c.get("finding") else "")
-        lines.append(f"  {c['check']:<14}{status:<16}{c['test_cases']:>6} cases "
+        lines.append(f"  {c['check']:<16}{status:<14}{c['test_cases']:>6} cases "
                      f"{c['steps']:>7} steps {c['seconds']:>6.1f}s")
         if c.get("error"):
             lines += _wrap(f"error: {c['error']}", "    ", "      ")
@@ -210,7 +210,7 @@ def render_text(doc: dict[str, Any]) -> str:
         if d:
             lines.append("")
             lines += _wrap(f"what differs ({d['observation']}):", "  ")
-            for ln in _diff(d["baseline"], d["design"]):
+            for ln in _diff(d["baseline"], d["design"], d.get("baseline_name", "unpatched")):
                 lines += _wrap(ln, "    ", "      ")
         lines.append("")
         lines.append(f"  minimal steps ({f['step_count']}):")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
+from pathlib import Path
 from typing import Literal
 
 import attrs
@@ -56,15 +57,18 @@ class AreaResult:
 
 
 def start_servers(stack: ExitStack, area: str, source: KernelSource,
-                  sanitize: bool = False) -> dict[bool, KernelServer]:
-    """The fork servers of ``area`` (dyndbg: one per ``CONFIG_JUMP_LABEL`` setting), closed
-    with ``stack``."""
+                  sanitize: bool = False, overlay: Path | None = None
+                  ) -> dict[bool, KernelServer]:
+    """The fork servers of ``area`` (dyndbg: one per ``CONFIG_JUMP_LABEL`` setting; with the
+    patched files of ``overlay`` when given), closed with ``stack``."""
     if area == "dyndbg":
         return {jl: stack.enter_context(KernelServer(build(dyndbg_area(source, jl), source,
-                                                           sanitize=sanitize)))
+                                                           sanitize=sanitize,
+                                                           overlay=overlay)))
                 for jl in (False, True)}
     return {False: stack.enter_context(KernelServer(build(zsmalloc_area(source), source,
-                                                          sanitize=sanitize)))}
+                                                          sanitize=sanitize,
+                                                          overlay=overlay)))}
 
 
 def dyndbg_model_era(source: KernelSource) -> str:
@@ -111,11 +115,12 @@ def model_era_name(area: str, source: KernelSource) -> str:
 
 
 def run_area(area: str, source: KernelSource, budget: Budget, *,
-             sanitize: bool = False) -> AreaResult:
-    """Build ``area`` of ``source``, run its fidelity machine with ``budget``."""
+             sanitize: bool = False, overlay: Path | None = None) -> AreaResult:
+    """Build ``area`` of ``source`` (patched by ``overlay``), run its fidelity machine with
+    ``budget``."""
     start = time.perf_counter()
     with ExitStack() as stack:
-        servers = start_servers(stack, area, source, sanitize)
+        servers = start_servers(stack, area, source, sanitize, overlay)
         cls = fidelity_machine(area, source, servers)
         if budget.seed is not None:
             cls._hypothesis_internal_use_seed = budget.seed

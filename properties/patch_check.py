@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 
 import attrs
 from hypothesis.errors import HypothesisException
@@ -29,7 +30,7 @@ from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
 from model.errors import KernelBug
 from model.linker import link_vmlinux
 from model.memory import AddressSpace
-from properties.fidelity import dyndbg_model_era
+from properties.fidelity import dyndbg_model_era, run_area
 from properties.fidelity_dyndbg import Disagreement
 from properties.patch_machine import CHECKS, PatchMachine, UnpatchedFailed, patch_machine
 from properties.runner import Budget, hypothesis_settings
@@ -56,10 +57,12 @@ class CheckResult:
     evidence: tuple[str, ...] = ()
     #: Step index -> the kernel action it resolved to (see PatchMachine.actions).
     actions: tuple[tuple[int, str], ...] = ()
-    #: For a difference: what, and both sides.
+    #: For a difference: what, and both sides (the base is the unpatched kernel, or the
+    #: model for the zsmalloc check of a patch to mm/zsmalloc.c).
     what: str = ""
     base: str = ""
     patched: str = ""
+    base_name: str = "unpatched"
 
 
 @attrs.frozen
@@ -97,15 +100,14 @@ class PatchCheck:
     first_verdict_seconds: float
 
 
-def builds(source: KernelSource, overlay: object, *, sanitize: bool = False
+def builds(source: KernelSource, overlay: Path, *, sanitize: bool = False
            ) -> dict[tuple[str, bool], Built]:
     """The base and patched builds, with and without jump labels."""
     out: dict[tuple[str, bool], Built] = {}
     for jl in (False, True):
         area = dyndbg_area(source, jl).with_part(zsmalloc_area(source))
         out[("base", jl)] = build(area, source, sanitize=sanitize)
-        out[("patched", jl)] = build(area, source, overlay=overlay,  # type: ignore[arg-type]
-                                     sanitize=sanitize)
+        out[("patched", jl)] = build(area, source, overlay=overlay, sanitize=sanitize)
     return out
 
 
@@ -196,8 +198,27 @@ def check_patches(source: KernelSource, patches: Sequence[Patch], budget: Budget
             if not first:
                 first = time.perf_counter() - start
         footprint = measure(servers, era)
+    if any("mm/zsmalloc.c" in p.files for p in patches):
+        results.append(zsmalloc_check(source, overlay, budget, sanitize))
     return PatchCheck(tuple(patches), source, era, tuple(results), footprint, build_seconds,
                       first)
+
+
+def zsmalloc_check(source: KernelSource, overlay: Path, budget: Budget,
+                   sanitize: bool) -> CheckResult:
+    """A patch to mm/zsmalloc.c: the patched allocator against the model's zsmalloc (the
+    fidelity machine), which loses, moves or corrupts nothing the unpatched one does not."""
+    area = run_area("zsmalloc", source, budget, sanitize=sanitize, overlay=overlay)
+    common = ("zsmalloc-model", "failed" if area.disagreements else
+              ("error" if area.error else "passed"), area.test_cases, area.steps, area.seconds)
+    if area.error:
+        return CheckResult(*common, message=area.error)
+    if not area.disagreements:
+        return CheckResult(*common)
+    d = area.disagreements[0]
+    return CheckResult(*common, message=f"{d.what} differs from the model's zsmalloc",
+                       error_type="Disagreement", steps=d.steps, evidence=d.evidence,
+                       what=d.what, base=d.model, patched=d.kernel, base_name="model")
 
 
 def replay(source: KernelSource, patches: Sequence[Patch], check: str,

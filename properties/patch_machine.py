@@ -138,10 +138,10 @@ class PatchMachine(TracedMachine):
             seen = {_unlined(e.message) for e in want.splats}
             for ev in got.splats:
                 if _unlined(ev.message) not in seen:
-                    exc = splat_error(ev)
+                    splat = splat_error(ev)
                     self.evidence.extend(e.message for e in got.events if e.kind == "log")
-                    self.evidence.extend(getattr(exc, "__notes__", ()))
-                    raise exc
+                    self.evidence.extend(getattr(splat, "__notes__", ()))
+                    raise splat
         elif compare:
             if want.value != got.value:
                 raise Disagreement(what, want.value, got.value)

@@ -111,3 +111,20 @@ def test_the_sanitizer_build_reports_a_use_after_free_as_kasan_would() -> None:
             assert info.value.site == "lib/dynamic_debug.c:1316"
             notes = getattr(info.value, "__notes__", [])
             assert any("ddebug_remove_module lib/dynamic_debug.c" in n for n in notes), notes
+
+
+def test_a_patch_to_zsmalloc_is_held_against_the_model(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    require_kernel("6.12")
+    rc, out, _ = check(capsys, "--patch", str(PLANTED / "zsmalloc-freelist.patch"),
+                       "--max-examples", "60", "--format", "json")
+    assert rc == 1
+    doc = json.loads(out)
+    statuses = {c["check"]: c["status"] for c in doc["checks"]}
+    assert statuses["zsmalloc-model"] == "failed", statuses
+    (finding,) = [f for f in doc["findings"] if f["properties"] == ["zsmalloc-model"]]
+    diff = finding["difference"]
+    assert diff["baseline_name"] == "model" and diff["baseline"] != diff["design"]
+    assert finding["step_count"] <= 4
+    assert finding["steps"][:2] == ['zs_create_pool("dyndiet")',
+                                    "zs_malloc(pool, 1, GFP_KERNEL), then the object written"]

@@ -27,7 +27,7 @@ import hypothesis
 
 from dyndiet import __version__
 from dyndiet.kernel_actions import kernel_action, kernel_script
-from model.errors import InputError
+from dyndiet.report import output_dir, write_renderings
 from properties.patch_check import CheckResult, PatchCheck
 
 SCHEMA = "dyndiet.patch-report/1"
@@ -256,12 +256,7 @@ def render(doc: dict[str, Any], fmt: str) -> str:
 
 def write_outputs(doc: dict[str, Any], outdir: str | Path) -> list[Path]:
     """``report.{json,txt,md}``, and per finding a pytest reproducer and a kernel script."""
-    out = Path(outdir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output directory: {exc.strerror}",
-                         path=str(out)) from None
+    out = output_dir(outdir)
     written = []
     for f in doc["findings"]:
         repro = out / f"test_repro_{f['id']}.py"
@@ -270,8 +265,4 @@ def write_outputs(doc: dict[str, Any], outdir: str | Path) -> list[Path]:
         script.write_text(f["kernel_script"])
         f["reproducer_path"], f["kernel_script_path"] = repro.name, script.name
         written += [repro, script]
-    for name, fmt in (("report.json", "json"), ("report.txt", "text"), ("report.md", "markdown")):
-        path = out / name
-        path.write_text(render(doc, fmt))
-        written.append(path)
-    return written
+    return written + write_renderings(doc, out, render)

@@ -9,7 +9,7 @@ import json
 import platform
 import shlex
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,12 +249,7 @@ def render(doc: dict[str, Any], fmt: str) -> str:
 def write_outputs(doc: dict[str, Any], outdir: str | Path) -> list[Path]:
     """``report.json``, ``report.txt``, ``report.md`` and one reproducer file per
     counterexample, in ``outdir``."""
-    out = Path(outdir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output directory: {exc.strerror}",
-                         path=str(out)) from None
+    out = output_dir(outdir)
     written = []
     for d in doc["designs"]:
         for p in d["properties"]:
@@ -266,8 +261,28 @@ def write_outputs(doc: dict[str, Any], outdir: str | Path) -> list[Path]:
                 path.write_text(cx["reproducer"])
                 cx["reproducer_path"] = path.name
                 written.append(path)
+    return written + write_renderings(doc, out, render)
+
+
+def output_dir(path: str | Path) -> Path:
+    """``--output``: a directory, made if missing; :class:`InputError` if it cannot be."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError("--output is not a directory", path=str(out))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create output directory: {exc.strerror}",
+                         path=str(out)) from None
+    return out
+
+
+def write_renderings(doc: dict[str, Any], out: Path,
+                     render_fn: Callable[[dict[str, Any], str], str]) -> list[Path]:
+    """``report.json``, ``report.txt`` and ``report.md`` of ``doc`` in ``out``."""
+    written = []
     for name, fmt in (("report.json", "json"), ("report.txt", "text"), ("report.md", "markdown")):
         path = out / name
-        path.write_text(render(doc, fmt))
+        path.write_text(render_fn(doc, fmt))
         written.append(path)
     return written

@@ -16,7 +16,14 @@ from hypothesis import settings as hsettings
 from dyndiet import patch_report
 from dyndiet.designs import resolve_designs
 from dyndiet.options import add_budget_options, add_target_options, check_corpus
-from dyndiet.report import DesignRun, build_document, render, tool_info, write_outputs
+from dyndiet.report import (
+    DesignRun,
+    build_document,
+    output_dir,
+    render,
+    tool_info,
+    write_outputs,
+)
 from kernel.patching import read_series
 from kernel.sources import DEFAULT_KERNEL, PACKAGED, kernel_source
 from model.errors import InputError
@@ -80,15 +87,8 @@ def budget_from(args: argparse.Namespace) -> tuple[Budget, str]:
 
 def check_output_dir(path: str | None) -> None:
     """``--output`` is checked before any work: it must be a directory that can be made."""
-    if path is None:
-        return
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError("--output is not a directory", path=path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create output directory: {exc.strerror}", path=path) from None
+    if path is not None:
+        output_dir(path)
 
 
 def run_patches(args: argparse.Namespace) -> int:

@@ -15,9 +15,23 @@ from typing import Any
 
 from model.context import gfp_name
 from model.dyndbg.callsite import ModuleSpec
+from properties.fidelity_dyndbg import cmdline
 from properties.tracing import Step
 
 CONTROL = "/proc/dynamic_debug/control"
+
+#: Rules whose action does not depend on their arguments.
+_FIXED: dict[str, str] = {
+    "late_init": "late_initcall",
+    "control_read": f"cat {CONTROL}",
+    "insmod_corpus": "insmod a module of the corpus",
+    "compact": "the pool's shrinker runs (zs_compact)",
+    "create": 'zs_create_pool("dyndiet")',
+    "free": "zs_free(pool, handle)",
+    "read": "the object read back (zs_map_object RO, copy, zs_unmap_object)",
+    "migrate": "the page of the object migrated (isolate, migrate, put back)",
+    "fail_alloc": "the next zsmalloc allocation fails",
+}
 
 
 def _sites(mod: ModuleSpec) -> str:
@@ -31,43 +45,29 @@ def _sites(mod: ModuleSpec) -> str:
     return f"{mod.name} ({what})"
 
 
-def _cmdline(params: Sequence[tuple[str, str | None]]) -> str:
-    out = []
-    for name, val in params:
-        if val is None:
-            out.append(name)
-        else:
-            out.append(f'{name}="{val}"' if " " in val or ";" in val else f"{name}={val}")
-    return " ".join(out)
-
-
 def kernel_action(step: Step) -> str:
     """One step as a kernel action."""
     a: dict[str, Any] = dict(step.args)
     r = step.rule
+    if r in _FIXED:
+        return _FIXED[r]
     if r == "boot":
         mods = a.get("builtin", ())
         text = "boot: vmlinux with " + ("; ".join(_sites(m) for m in mods) or "no callsites")
         if a.get("params"):
-            text += f"; command line: {_cmdline(a['params'])}"
+            text += f"; command line: {cmdline(a['params'])}"
         if "jump_label" in a:
             text += f" (CONFIG_JUMP_LABEL={'y' if a['jump_label'] else 'n'})"
         return text
     if r == "boot_query":
         return f"dyndbg=\"{a['text']}\" on the kernel command line"
-    if r == "late_init":
-        return "late_initcall"
     if r in ("control_write", "exec_queries"):
         return f"echo -n {shlex.quote(a['text'])} > {CONTROL}"
-    if r == "control_read":
-        return f"cat {CONTROL}"
     if r == "insmod":
         mod: ModuleSpec = a["module"]
         param = a.get("param")
         return f"insmod {mod.name}.ko" + (f" dyndbg={shlex.quote(param)}" if param else "") \
             + f"  # {_sites(mod)}"
-    if r == "insmod_corpus":
-        return "insmod a module of the corpus"
     if r == "rmmod":
         return f"rmmod (loaded module #{a['which']} in name order)"
     if r == "hit":
@@ -75,20 +75,8 @@ def kernel_action(step: Step) -> str:
         return f"pr_debug (callsite #{a['which']}) in {context} context on CPU{cpu}"
     if r == "inspect":
         return f"read callsite #{a['which']}'s metadata"
-    if r == "compact":
-        return "the pool's shrinker runs (zs_compact)"
-    if r == "create":
-        return "zs_create_pool(\"dyndiet\")"
     if r == "malloc":
         return f"zs_malloc(pool, {a['size']}, {gfp_name(a['gfp'])}), then the object written"
-    if r == "free":
-        return "zs_free(pool, handle)"
-    if r == "read":
-        return "the object read back (zs_map_object RO, copy, zs_unmap_object)"
-    if r == "migrate":
-        return "the page of the object migrated (isolate, migrate, put back)"
-    if r == "fail_alloc":
-        return "the next zsmalloc allocation fails"
     inner = ", ".join(f"{k}={v!r}" for k, v in step.args)
     return f"{r}({inner})"
 
@@ -104,7 +92,7 @@ def kernel_script(steps: Sequence[Step]) -> str:
             mods = ", ".join(m.name for m in a.get("builtin", ()))
             lines.append(f"# boot the patched kernel (built-in callsites of: {mods})")
             if a.get("params"):
-                lines.append(f"# with on its command line: {_cmdline(a['params'])}")
+                lines.append(f"# with on its command line: {cmdline(a['params'])}")
         elif step.rule in ("control_write", "control_read", "late_init"):
             if step.rule == "late_init":
                 lines.append("# (late_initcall has run once the system is up)")

@@ -6,13 +6,16 @@ is what this prints, so the reference stays true to the code.
 
 from __future__ import annotations
 
+import argparse
 import os
 
 HEADER = """# Command-line reference
 
 Every command prints one line on stderr and exits 2 on bad input (an unknown option, a bad
-duration, a file that cannot be read); 0 means everything held, 1 a counterexample or finding,
-130 interrupted. This page is generated from the parsers: `python -m dyndiet.clidoc`.
+duration, a file that cannot be read); 0 means everything held, 1 a counterexample or finding
+(and nothing else), 3 an internal error of dyndiet (one line; the traceback goes to a log under
+`$DYNDIET_CACHE/logs` or `~/.cache/dyndiet/logs`, named in that line), 130 interrupted. This
+page is generated from the parsers: `python -m dyndiet.clidoc`.
 """
 
 
@@ -21,8 +24,8 @@ def render() -> str:
     from dyndiet.cli import COMMANDS, build_parser
 
     parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
-    choices = sub.choices  # type: ignore[attr-defined]
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    choices: dict[str, argparse.ArgumentParser] = sub.choices
     out = [HEADER]
     for name in COMMANDS:
         if name in choices:

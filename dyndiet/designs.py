@@ -3,13 +3,20 @@
 A design file is a Python file that defines ``DESIGNS``, a list of classes that follow the
 design protocol (``docs/designs/protocol.md``), each with a ``name``.  Built-in and user designs
 go through the same door: both become :class:`~properties.catalogue.DesignRef` values.
+
+A design file is imported as a module of a package made of its folder, with the folder on the
+import path while it imports: it may import helpers of its own folder, relatively (``from .common
+import X``) or by name (``import common``).  Its ``saves_against`` may name a design of the same
+file (:func:`properties.dyndbg_machine.saves_against_class`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import sys
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
@@ -40,22 +47,41 @@ def _import_error_line(path: Path, exc: BaseException) -> InputError:
                       path=str(path), line=line)
 
 
+def _folder_package(folder: Path) -> str:
+    """A package standing for ``folder`` (made once), so a design file's relative imports
+    find its neighbours."""
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+    name = f"dyndiet_user_designs_{digest}"
+    if name not in sys.modules:
+        package = types.ModuleType(name)
+        package.__path__ = [str(folder)]
+        package.__file__ = str(folder / "__init__.py")
+        sys.modules[name] = package
+    return name
+
+
 def load_design_file(path: str | Path) -> list[DesignRef]:
     """The designs a user's file defines; :class:`InputError` (file and line) if it cannot."""
     p = Path(path)
     if not p.is_file():
         raise InputError("no such design file", path=str(p))
-    modname = "dyndiet_user_design_" + "".join(c if c.isalnum() else "_" for c in p.stem)
+    folder = p.resolve().parent
+    package = _folder_package(folder)
+    modname = f"{package}." + "".join(c if c.isalnum() else "_" for c in p.stem)
     spec = importlib.util.spec_from_file_location(modname, p)
     if spec is None or spec.loader is None:
         raise InputError("not a Python file", path=str(p))
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
+    sys.path.insert(0, str(folder))
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         del sys.modules[modname]
         raise _import_error_line(p, exc) from None
+    finally:
+        if sys.path and sys.path[0] == str(folder):
+            del sys.path[0]
     designs = getattr(module, "DESIGNS", None)
     if not designs:
         raise InputError("defines no designs (expected a list DESIGNS of design classes)",

@@ -10,7 +10,7 @@ kernel can replay into a shell script a reviewer runs on a patched kernel.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from model.context import gfp_name
@@ -34,26 +34,50 @@ _FIXED: dict[str, str] = {
 }
 
 
+#: A format longer than this is cut in a step (the reproducer has it whole).
+FORMAT_SHOWN = 40
+
+
+def _format(fmt: str) -> str:
+    return repr(fmt) if len(fmt) <= FORMAT_SHOWN else repr(fmt[:FORMAT_SHOWN]) + "..."
+
+
 def _sites(mod: ModuleSpec) -> str:
     n = len(mod.callsites)
     first = mod.callsites[0] if mod.callsites else None
     what = f"{n} callsite{'s' if n != 1 else ''}"
     if first is not None:
-        what += f": {first.filename}:{first.lineno} {first.function} {first.format!r}"
+        what += f": {first.filename}:{first.lineno} {first.function} {_format(first.format)}"
         if n > 1:
             what += ", ..."
     return f"{mod.name} ({what})"
 
 
-def kernel_action(step: Step) -> str:
-    """One step as a kernel action."""
+#: A boot with more built-in tables than this is summed up (the reproducer has them all).
+BOOT_DETAIL = 2
+
+
+def _tables(mods: Sequence[ModuleSpec]) -> str:
+    """Many built-in tables in a few words: how many, and the first names with their sizes."""
+    total = sum(len(m.callsites) for m in mods)
+    named = ", ".join(f"{m.name} {len(m.callsites)}" for m in mods[:BOOT_DETAIL + 1])
+    return (f"{len(mods)} built-in tables, {total} callsites ({named}, and "
+            f"{len(mods) - BOOT_DETAIL - 1} more)")
+
+
+def kernel_action(step: Step, resolved: str | None = None) -> str:
+    """One step as a kernel action (``resolved``: what the machine said the step did, when its
+    arguments do not say it: which module ``rmmod`` picked, which callsite a hit ran)."""
+    if resolved:
+        return resolved
     a: dict[str, Any] = dict(step.args)
     r = step.rule
     if r in _FIXED:
         return _FIXED[r]
     if r == "boot":
         mods = a.get("builtin", ())
-        text = "boot: vmlinux with " + ("; ".join(_sites(m) for m in mods) or "no callsites")
+        text = "boot: vmlinux with " + (_tables(mods) if len(mods) > BOOT_DETAIL else
+                                        "; ".join(_sites(m) for m in mods) or "no callsites")
         if a.get("params"):
             text += f"; command line: {cmdline(a['params'])}"
         if "jump_label" in a:
@@ -68,6 +92,11 @@ def kernel_action(step: Step) -> str:
         param = a.get("param")
         return f"insmod {mod.name}.ko" + (f" dyndbg={shlex.quote(param)}" if param else "") \
             + f"  # {_sites(mod)}"
+    if r == "insmod_many":
+        mods = a["modules"]
+        return (f"insmod of {len(mods)} modules, {sum(len(m.callsites) for m in mods)} "
+                f"callsites ({', '.join(m.name for m in mods[:BOOT_DETAIL + 1])}"
+                + (", ..." if len(mods) > BOOT_DETAIL + 1 else "") + ")")
     if r == "rmmod":
         return f"rmmod (loaded module #{a['which']} in name order)"
     if r == "hit":
@@ -81,12 +110,13 @@ def kernel_action(step: Step) -> str:
     return f"{r}({inner})"
 
 
-def kernel_script(steps: Sequence[Step]) -> str:
+def kernel_script(steps: Sequence[Step], actions: Mapping[int, str] | None = None) -> str:
     """A shell script replaying what a real kernel can replay: the command line to boot with,
     then module loads, control writes and reads; steps only the harness can make happen (a hit
     in hardirq context, a failed allocation) are left as comments."""
     lines = ["#!/bin/sh", "# Written by dyndiet: run as root on the patched kernel.", "set -x"]
-    for step in steps:
+    resolved = dict(actions or {})
+    for n, step in enumerate(steps):
         a: dict[str, Any] = dict(step.args)
         if step.rule == "boot":
             mods = ", ".join(m.name for m in a.get("builtin", ()))
@@ -105,8 +135,12 @@ def kernel_script(steps: Sequence[Step]) -> str:
             param = a.get("param")
             lines.append(f"modprobe {mod.name}" + (f" dyndbg={shlex.quote(param)}"
                                                    if param else ""))
+        elif step.rule == "insmod_many":
+            lines += [f"modprobe {m.name}" for m in a["modules"]]
         elif step.rule == "rmmod":
-            lines.append(f"# rmmod the loaded module #{a['which']} in name order")
+            done = resolved.get(n)
+            lines.append(done if done else f"# rmmod the loaded module #{a['which']} in name "
+                         "order")
         else:
-            lines.append(f"# {kernel_action(step)}")
+            lines.append(f"# {kernel_action(step, resolved.get(n))}")
     return "\n".join(lines) + "\n"

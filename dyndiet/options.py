@@ -6,9 +6,13 @@ import argparse
 import re
 
 from model.abi import ABI_NAMES
+from model.eras import ERA_NAMES as ERAS
 
-ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.12", "v6.19")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([hms]?)")
+#: Longest duration taken (a year): a longer one is a typo, and would overflow timers.
+MAX_DURATION = 366 * 24 * 3600
+#: Largest count taken by :func:`positive_int` (test cases, steps, workers).
+MAX_COUNT = 10**9
 
 
 def duration(text: str) -> float:
@@ -23,6 +27,8 @@ def duration(text: str) -> float:
         pos = m.end()
     if not t or total <= 0:
         raise argparse.ArgumentTypeError(f"bad duration {text!r} (use e.g. 90s, 5m, 1h30m)")
+    if total > MAX_DURATION:
+        raise argparse.ArgumentTypeError(f"duration {text!r} is longer than a year")
     return total
 
 
@@ -33,7 +39,20 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if n <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    if n > MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"too large: {text!r} (at most {MAX_COUNT:,})")
     return n
+
+
+def positive_float(text: str) -> float:
+    """A positive number of seconds (``2``, ``0.5``)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < x < 1e9:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return x
 
 
 def add_target_options(p: argparse.ArgumentParser) -> None:

@@ -13,7 +13,6 @@ observation, the unpatched and the patched kernel's), ``evidence``, ``steps`` as
 
 from __future__ import annotations
 
-import difflib
 import json
 import platform
 import shlex
@@ -28,10 +27,10 @@ import hypothesis
 from dyndiet import __version__
 from dyndiet.kernel_actions import kernel_action, kernel_script
 from dyndiet.report import output_dir, write_renderings
+from dyndiet.textfmt import WIDTH, diff, wrap
 from properties.patch_check import CheckResult, PatchCheck
 
 SCHEMA = "dyndiet.patch-report/1"
-WIDTH = 72
 #: Severity order: what a reviewer reads first.
 SEVERITIES: tuple[str, ...] = ("oops", "bug", "hang", "splat", "difference", "footprint")
 
@@ -149,29 +148,6 @@ def build_document(result: PatchCheck, *, command: Sequence[str], patch_paths: S
 
 # --- text --------------------------------------------------------------------------------------
 
-def _wrap(text: str, indent: str = "", sub: str | None = None) -> list[str]:
-    sub = indent + "  " if sub is None else sub
-    out: list[str] = []
-    for para in text.splitlines() or [""]:
-        out += textwrap.wrap(para, WIDTH, initial_indent=indent, subsequent_indent=sub,
-                             break_long_words=True, break_on_hyphens=False,
-                             drop_whitespace=True) or [indent]
-    return [ln.rstrip() for ln in out]
-
-
-def _visible(line: str) -> str:
-    """Control characters shown as ``cat -A`` shows them (a raw tab is ``^I``)."""
-    return "".join(f"^{chr(ord(c) + 64)}" if ord(c) < 32 else c for c in line)
-
-
-def _diff(a: str, b: str, left: str = "unpatched") -> list[str]:
-    if "\n" in a or "\n" in b:
-        return [_visible(ln.rstrip("\n")) for ln in difflib.unified_diff(
-            a.splitlines(keepends=True), b.splitlines(keepends=True), left, "patched", n=1)]
-    width = max(len(left), len("patched")) + 1
-    return [f"- {left + ':':<{width}} {_visible(a)}", f"+ {'patched:':<{width}} {_visible(b)}"]
-
-
 def render_text(doc: dict[str, Any]) -> str:
     """The reply, at most 72 columns a line."""
     h = doc["header"]
@@ -179,52 +155,53 @@ def render_text(doc: dict[str, Any]) -> str:
     lines: list[str] = []
     subject = h["patches"][0] if len(h["patches"]) == 1 else f"{len(h['patches'])} patches"
     verdict = f"{n} finding{'s' if n != 1 else ''}" if n else "no findings"
-    lines += _wrap(f"dyndiet: {subject}: {verdict}")
+    lines += wrap(f"dyndiet: {subject}: {verdict}")
     lines.append("")
-    lines += _wrap("dyndiet built the patched lib/dynamic_debug.c (with the real "
+    lines += wrap("dyndiet built the patched lib/dynamic_debug.c (with the real "
                    "mm/zsmalloc.c) in user space and fuzzed it against the same kernel "
                    "without the patch, under the kernel's rules.", sub="")
     lines.append("")
     for i, s in enumerate(h["patches"]):
-        lines += _wrap(f"{'patches:' if i == 0 else '':<11}{s}", sub=" " * 13)
+        lines += wrap(f"{'patches:' if i == 0 else '':<11}{s}", sub=" " * 13)
     for key in ("base", "config", "versions"):
-        lines += _wrap(f"{key + ':':<11}{h[key]}", sub=" " * 11)
+        lines += wrap(f"{key + ':':<11}{h[key]}", sub=" " * 11)
     b = h["budget"]
-    lines += _wrap(f"{'budget:':<11}{b['max_examples']} test cases of up to {b['steps']} "
+    lines += wrap(f"{'budget:':<11}{b['max_examples']} test cases of up to {b['steps']} "
                    f"steps per check, seed {b['seed']}", sub=" " * 11)
-    lines += _wrap(f"{'reproduce:':<11}{h['command']}", sub=" " * 11)
+    lines += wrap(f"{'reproduce:':<11}{h['command']}", sub=" " * 11)
     lines.append("")
     for c in doc["checks"]:
         status = c["status"] + (f" ({c['finding']})" if c.get("finding") else "")
         lines.append(f"  {c['check']:<16}{status:<14}{c['test_cases']:>6} cases "
                      f"{c['steps']:>7} steps {c['seconds']:>6.1f}s")
         if c.get("error"):
-            lines += _wrap(f"error: {c['error']}", "    ", "      ")
+            lines += wrap(f"error: {c['error']}", "    ", "      ")
     for f in doc["findings"]:
         lines.append("")
-        lines += _wrap(f"[{f['id']}] {f['headline']}", sub="     ")
+        lines += wrap(f"[{f['id']}] {f['headline']}", sub="     ")
         if f["site"] and f["site"] not in f["headline"]:
-            lines += _wrap(f"at {f['site']}", "     ")
+            lines += wrap(f"at {f['site']}", "     ")
         lines.append(f"     severity: {f['severity']}; check: {', '.join(f['properties'])}")
         d = f["difference"]
         if d:
             lines.append("")
-            lines += _wrap(f"what differs ({d['observation']}):", "  ")
-            for ln in _diff(d["baseline"], d["design"], d.get("baseline_name", "unpatched")):
-                lines += _wrap(ln, "    ", "      ")
+            lines += wrap(f"what differs ({d['observation']}):", "  ")
+            for ln in diff(d["baseline"], d["design"], d.get("baseline_name", "unpatched"),
+                           "patched"):
+                lines += wrap(ln, "    ", "      ")
         lines.append("")
         lines.append(f"  minimal steps ({f['step_count']}):")
         for i, s in enumerate(f["steps"], 1):
-            lines += _wrap(f"{i}. {s}", "    ", "       ")
+            lines += wrap(f"{i}. {s}", "    ", "       ")
         if f["evidence"]:
             lines.append("")
             lines.append("  what the kernel printed, and the bytes involved:")
             for e in f["evidence"][-12:]:
-                lines += _wrap(e, "    ", "      ")
+                lines += wrap(e, "    ", "      ")
         lines.append("")
         lines.append("  on a real kernel with the patch applied:")
         for ln in f["kernel_script"].splitlines()[1:]:
-            lines += _wrap(ln, "    ", "      ")
+            lines += wrap(ln, "    ", "      ")
     fp = doc.get("footprint")
     if fp:
         lines.append("")

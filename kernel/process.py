@@ -68,7 +68,7 @@ class KernelOops(BadAccess):
     """A fault inside kernel code: ``BUG: unable to handle page fault for address: ...``."""
 
     def __init__(self, message: str, site: str = "", addr: int = 0) -> None:
-        super().__init__(message, site)
+        super().__init__(message, site, value=addr)
         self.addr = addr
 
 

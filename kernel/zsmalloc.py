@@ -26,6 +26,7 @@ import attrs
 from kernel.build import Area
 from kernel.process import CallResult, Kernel
 from kernel.sources import KernelSource
+from model.errnos import MAX_ERRNO
 from model.errors import InputError
 
 #: harness_set_context's kinds.
@@ -35,7 +36,6 @@ MAP_MODES: dict[str, int] = {"rw": 0, "ro": 1, "wo": 2}
 #: CONFIG_ZSMALLOC_CHAIN_SIZE: mm/Kconfig's default (Debian's configs keep it).
 CHAIN_SIZE = 8
 _MASK64 = (1 << 64) - 1
-MAX_ERRNO = 4095
 
 
 @attrs.frozen

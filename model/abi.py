@@ -144,6 +144,12 @@ ABI_NAMES: tuple[str, ...] = tuple(ABIS)
 DEFAULT_ABI = "x86_64"
 
 
+def align_up(value: int, align: int) -> int:
+    """``ALIGN(value, align)`` of include/linux/kernel.h: ``value`` rounded up to a multiple of
+    ``align`` (the kernel's alignments are powers of two; any positive one works here)."""
+    return (value + align - 1) // align * align
+
+
 def get_abi(name: str) -> Abi:
     """The ABI called ``name``; an :class:`InputError` naming the known ones otherwise."""
     try:

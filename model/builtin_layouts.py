@@ -20,17 +20,25 @@ from model.errors import InputError
 from model.layout import Layout, RecordType, layout_of
 
 __all__ = [
-    "ERAS", "KEY_ENABLED", "KEY_TYPE", "ddebug_layout", "ddebug_split_layouts", "header_names",
-    "header_text", "static_key_false_layout", "static_key_layout", "static_key_true_layout",
+    "KEY_ENABLED",
+    "KEY_TYPE",
+    "RECORD_LAYOUTS",
+    "ddebug_layout",
+    "ddebug_split_layouts",
+    "header_names",
+    "header_text",
+    "static_key_false_layout",
+    "static_key_layout",
+    "static_key_true_layout",
 ]
 
-ERAS: tuple[str, ...] = ("v5.8", "v6.1")
-
-#: Header file per era, in ``model/headers/``.
+#: Header file per record layout (:attr:`model.eras.Era.record`), in ``model/headers/``.
 _DDEBUG_HEADER = {
     "v5.8": "dynamic_debug_v5.8.h",
     "v6.1": "dynamic_debug_v6.1.h",
 }
+#: The ``struct _ddebug`` layouts the model knows (every era's record is one of them).
+RECORD_LAYOUTS: tuple[str, ...] = tuple(_DDEBUG_HEADER)
 _SPLIT_HEADER = "dynamic_debug_split_2020.h"
 _JUMP_LABEL_HEADER = "jump_label.h"
 
@@ -58,7 +66,7 @@ def ddebug_layout(abi: Abi, era: str = "v6.1", jump_label: bool = True) -> Layou
     """``struct _ddebug`` of ``include/linux/dynamic_debug.h`` in ``era`` ("v5.8": no
     ``class_id``; "v6.1": ``class_id:6``, unchanged through v6.19), for ``abi``."""
     if era not in _DDEBUG_HEADER:
-        raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
+        raise InputError(f"unknown record layout {era!r} (known: {', '.join(RECORD_LAYOUTS)})")
     return layout_of(_record(_DDEBUG_HEADER[era], jump_label, "_ddebug"), abi)
 
 

@@ -34,90 +34,30 @@ from typing import Any
 import attrs
 
 from model.errors import InputError, KernelBug, SleepingInInvalidContext
-from model.memory import AddressSpace
-
-# --- include/linux/gfp.h, v5.8 (the ___GFP_* bit values) -----------------------------------
-__GFP_DMA = 0x01
-__GFP_HIGHMEM = 0x02
-__GFP_DMA32 = 0x04
-__GFP_MOVABLE = 0x08
-__GFP_RECLAIMABLE = 0x10
-__GFP_HIGH = 0x20
-__GFP_IO = 0x40
-__GFP_FS = 0x80
-__GFP_ZERO = 0x100
-__GFP_ATOMIC = 0x200
-__GFP_DIRECT_RECLAIM = 0x400
-__GFP_KSWAPD_RECLAIM = 0x800
-__GFP_WRITE = 0x1000
-__GFP_NOWARN = 0x2000
-__GFP_RETRY_MAYFAIL = 0x4000
-__GFP_NOFAIL = 0x8000
-__GFP_NORETRY = 0x10000
-__GFP_MEMALLOC = 0x20000
-__GFP_COMP = 0x40000
-__GFP_NOMEMALLOC = 0x80000
-__GFP_HARDWALL = 0x100000
-__GFP_THISNODE = 0x200000
-__GFP_ACCOUNT = 0x400000
-
-__GFP_RECLAIM = __GFP_DIRECT_RECLAIM | __GFP_KSWAPD_RECLAIM
-
-#: Aliases without the leading underscores (Python mangles ``__names`` inside class bodies).
-GFP_DIRECT_RECLAIM_BIT = __GFP_DIRECT_RECLAIM
-GFP_HIGHMEM_BIT = __GFP_HIGHMEM
-GFP_MOVABLE_BIT = __GFP_MOVABLE
-GFP_ZERO_BIT = __GFP_ZERO
-
-GFP_ATOMIC = __GFP_HIGH | __GFP_ATOMIC | __GFP_KSWAPD_RECLAIM
-GFP_KERNEL = __GFP_RECLAIM | __GFP_IO | __GFP_FS
-GFP_KERNEL_ACCOUNT = GFP_KERNEL | __GFP_ACCOUNT
-GFP_NOWAIT = __GFP_KSWAPD_RECLAIM
-GFP_NOIO = __GFP_RECLAIM
-GFP_NOFS = __GFP_RECLAIM | __GFP_IO
-GFP_USER = __GFP_RECLAIM | __GFP_IO | __GFP_FS | __GFP_HARDWALL
-GFP_HIGHUSER = GFP_USER | __GFP_HIGHMEM
-GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE
-
-#: Names for :func:`gfp_name`, most composite first.
-_GFP_NAMES: tuple[tuple[int, str], ...] = (
-    (GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"),
-    (GFP_KERNEL, "GFP_KERNEL"),
-    (GFP_ATOMIC, "GFP_ATOMIC"),
-    (GFP_NOFS, "GFP_NOFS"),
-    (GFP_NOIO, "GFP_NOIO"),
-    (GFP_NOWAIT, "GFP_NOWAIT"),
-    (__GFP_HIGHMEM, "__GFP_HIGHMEM"),
-    (__GFP_MOVABLE, "__GFP_MOVABLE"),
-    (__GFP_ZERO, "__GFP_ZERO"),
-    (__GFP_NOWARN, "__GFP_NOWARN"),
-    (__GFP_ACCOUNT, "__GFP_ACCOUNT"),
-    (__GFP_DIRECT_RECLAIM, "__GFP_DIRECT_RECLAIM"),
-    (__GFP_KSWAPD_RECLAIM, "__GFP_KSWAPD_RECLAIM"),
-    (__GFP_HIGH, "__GFP_HIGH"),
-    (__GFP_ATOMIC, "__GFP_ATOMIC"),
-    (__GFP_IO, "__GFP_IO"),
-    (__GFP_FS, "__GFP_FS"),
+from model.gfp import (
+    GFP_ATOMIC,
+    GFP_DIRECT_RECLAIM_BIT,
+    GFP_HIGHMEM_BIT,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_KERNEL,
+    GFP_MOVABLE_BIT,
+    GFP_NOWAIT,
+    GFP_ZERO_BIT,
+    SITE_PAGE_ALLOC,
+    SITE_SLAB_PRE_ALLOC,
+    gfp_name,
+    gfpflags_allow_blocking,
 )
+from model.memory import AddressSpace, PageFrame
+from model.slab import KmallocCaches
 
-
-def gfpflags_allow_blocking(gfp: int) -> bool:
-    """include/linux/gfp.h:gfpflags_allow_blocking, v5.8: ``!!(gfp & __GFP_DIRECT_RECLAIM)``."""
-    return bool(gfp & __GFP_DIRECT_RECLAIM)
-
-
-def gfp_name(gfp: int) -> str:
-    """``%pGg``-like rendering of a gfp mask (lib/vsprintf.c:flags_string, simplified)."""
-    parts: list[str] = []
-    rest = gfp
-    for value, name in _GFP_NAMES:
-        if value and rest & value == value:
-            parts.append(name)
-            rest &= ~value
-    if rest:
-        parts.append(f"{rest:#x}")
-    return "|".join(parts) if parts else "0"
-
+#: The GFP names and :class:`PageFrame` are re-exported for the callers that took them from
+#: here; they are defined in :mod:`model.gfp` and :mod:`model.memory`.
+__all__ = [
+    "GFP_ATOMIC", "GFP_DIRECT_RECLAIM_BIT", "GFP_HIGHMEM_BIT", "GFP_HIGHUSER_MOVABLE",
+    "GFP_KERNEL", "GFP_MOVABLE_BIT", "GFP_NOWAIT", "GFP_ZERO_BIT", "SITE_PAGE_ALLOC",
+    "SITE_SLAB_PRE_ALLOC", "KernelContext", "PageFrame", "gfp_name", "gfpflags_allow_blocking",
+]
 
 # --- include/linux/preempt.h, v5.8 --------------------------------------------------------
 PREEMPT_BITS = 8
@@ -137,25 +77,14 @@ SOFTIRQ_OFFSET = 1 << SOFTIRQ_SHIFT
 HARDIRQ_OFFSET = 1 << HARDIRQ_SHIFT
 NMI_OFFSET = 1 << NMI_SHIFT
 
-#: Where the sleeping calls of the model call ``might_sleep()``: the ``file:line`` the kernel
-#: prints.  Only ``mm/slab.h:567`` (slab_pre_alloc_hook, v5.8) is a pinned line; where the v5.8
-#: line is not pinned the function name stands in for it (docs/context.md).
-SITE_SLAB_PRE_ALLOC = "mm/slab.h:567"
-SITE_PAGE_ALLOC = "mm/page_alloc.c:prepare_alloc_pages"
+#: Where the other sleeping calls of the model call ``might_sleep()`` (the allocators' sites are
+#: :mod:`model.gfp`'s): the function name stands in for the v5.8 line (docs/context.md).
 SITE_MUTEX_LOCK = "kernel/locking/mutex.c:mutex_lock"
 SITE_COND_RESCHED = "include/linux/sched.h:cond_resched"
 
 #: Start of the model's page frames: 256 MiB into physical memory, far from the kernel image and
 #: the module area, so other parts of the model can place regions elsewhere.
 PFN_BASE_BYTES = 256 << 20
-
-
-@attrs.frozen
-class PageFrame:
-    """One order-0 page handed out by :meth:`KernelContext.alloc_page`."""
-
-    pfn: int
-    addr: int
 
 
 @attrs.define(slots=True, eq=False)
@@ -179,7 +108,7 @@ class KernelContext:
     _free_pfns: list[int] = attrs.field(factory=list)
     _next_pfn: int = -1
     _fail_allocs: int = 0
-    _kmalloc: Any = None
+    _kmalloc: KmallocCaches | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.nr_cpus < 1:
@@ -199,7 +128,8 @@ class KernelContext:
             raise InputError("this KernelContext already serves another AddressSpace")
         return space
 
-    def _space(self) -> AddressSpace:
+    def address_space(self) -> AddressSpace:
+        """The attached address space (:class:`InputError` before :meth:`attach`)."""
         if self.space is None:
             raise InputError("KernelContext has no AddressSpace: call attach(space) first")
         return self.space
@@ -366,7 +296,7 @@ class KernelContext:
 
     # --- page frames -----------------------------------------------------------------------
     def page_size(self) -> int:
-        return self._space().abi.page_size
+        return self.address_space().abi.page_size
 
     def alloc_page(self, gfp: int, name: str = "page", *,
                    site: str = SITE_PAGE_ALLOC) -> PageFrame | None:
@@ -380,7 +310,7 @@ class KernelContext:
         if self._fail_allocs > 0:
             self._fail_allocs -= 1
             return None
-        space = self._space()
+        space = self.address_space()
         psize = space.abi.page_size
         if self._free_pfns:
             pfn = self._free_pfns.pop()
@@ -395,7 +325,7 @@ class KernelContext:
 
     def free_page(self, frame: PageFrame) -> None:
         """mm/page_alloc.c:__free_page: the page leaves the address space (later loads oops)."""
-        self._space().unmap(frame.addr)
+        self.address_space().unmap(frame.addr)
         self._free_pfns.append(frame.pfn)
 
     # --- kmalloc ---------------------------------------------------------------------------
@@ -406,20 +336,15 @@ class KernelContext:
         Sizes above ``PAGE_SIZE`` get whole pages here (the kernel's kmalloc_large), which is
         only supported up to one page in the model.
         """
-        from model.slab import KmallocCaches
-
-        if self._kmalloc is None:
-            self._kmalloc = KmallocCaches(self)
-        caches: KmallocCaches = self._kmalloc
-        return caches.kmalloc(size, gfp)
+        return self._kmalloc_caches().kmalloc(size, gfp)
 
     def kfree(self, addr: int) -> None:
         """mm/slub.c:kfree; ``kfree(NULL)`` is a no-op."""
         if addr == 0:
             return
-        from model.slab import KmallocCaches
+        self._kmalloc_caches().kfree(addr)
 
+    def _kmalloc_caches(self) -> KmallocCaches:
         if self._kmalloc is None:
             self._kmalloc = KmallocCaches(self)
-        caches: KmallocCaches = self._kmalloc
-        caches.kfree(addr)
+        return self._kmalloc

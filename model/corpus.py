@@ -24,7 +24,6 @@ from functools import lru_cache
 import attrs
 
 from model.abi import Abi
-from model.dyndbg.callsite import DPRINTK_CLASS_DFLT, CallsiteSpec, ModuleSpec
 from model.elf import (
     DdebugRecord,
     DyndbgTable,
@@ -34,6 +33,7 @@ from model.elf import (
     read_dyndbg,
     string_in_blocks,
 )
+from model.eras import _DPRINTK_CLASS_DFLT
 from model.errors import InputError
 from model.linker import (
     ExplicitRecord,
@@ -43,6 +43,7 @@ from model.linker import (
     link_vmlinux,
 )
 from model.memory import AddressSpace
+from model.source import CallsiteSpec, ModuleSpec
 
 
 @attrs.frozen
@@ -131,7 +132,7 @@ def callsite_spec(table: DyndbgTable, rec: DdebugRecord) -> CallsiteSpec:
         filename=_text(table, rec.filename, "filename"),
         format=_text(table, rec.format, "format"),
         lineno=rec.lineno,
-        class_id=DPRINTK_CLASS_DFLT if rec.class_id is None else rec.class_id,
+        class_id=_DPRINTK_CLASS_DFLT if rec.class_id is None else rec.class_id,
         flags=rec.flags,
     )
 
@@ -254,7 +255,7 @@ def _explicit(mods: Sequence[CorpusModule], space: AddressSpace, name: str, buil
             records.append(ExplicitRecord(
                 rec.modname + delta, rec.function + delta, rec.filename + delta,
                 rec.format + delta, rec.lineno, rec.flags,
-                DPRINTK_CLASS_DFLT if rec.class_id is None else rec.class_id))
+                _DPRINTK_CLASS_DFLT if rec.class_id is None else rec.class_id))
     first = mods[0]
     return image_from_placements(space, first.era, first.jump_label, name, builtin,
                                  first.record_address + delta, records, strings)

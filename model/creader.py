@@ -10,13 +10,28 @@ GNU attributes, which pycparser does not know, are lifted out first and re-attac
 ``__attribute__((aligned(N)))``, ``__attribute__((packed))`` and the kernel spellings
 ``__aligned(N)`` and ``__packed`` on a struct/union/enum (after the keyword or after the
 closing brace), on a member (before its type or after its declarator; it applies to the
-declarators of that declaration up to the next comma), and on a typedef.  Other attributes (``section``, ``used``, ...) are ignored, as are
-the sparse annotations ``__user``, ``__rcu``, ``__iomem``, ``__percpu``.
+declarators of that declaration up to the next comma), and on a typedef.  The kernel's
+cache-line spellings (``____cacheline_aligned``, ``__cacheline_aligned``, ``..._in_smp``;
+include/linux/cache.h) are ``aligned(SMP_CACHE_BYTES)``, 64 unless ``-D SMP_CACHE_BYTES=N``
+(``dyndiet layout`` gives each ABI its ``L1_CACHE_BYTES``).  Attributes that change a layout
+in ways the reader does not model (``mode``, ``vector_size``, ``scalar_storage_order``,
+``ms_struct``, ``gcc_struct``, ``copy``, ``aligned`` without an argument) are refused by name;
+every other attribute is ignored (``section``, ``used``, ``counted_by``, ``designated_init``,
+``randomize_layout``: layouts are those of a kernel without ``CONFIG_RANDSTRUCT``), as are
+the kernel's annotation macros (:data:`BUILTIN_MACROS`: ``__counted_by(m)``, ``__rcu``,
+``__user``, ``__iomem``, ``__percpu``, ``__bitwise``, ``__private``, ``__data_racy``,
+``__randomize_layout``, ``__designated_init``, ...).  An identifier the parser stumbles on
+that looks like an annotation (``__foo``) is named as an unknown attribute or macro.
 
 Kernel types that headers use without defining come from a prelude: ``u8``..``u64``,
 ``s8``..``s64``, ``__u8``..``__u64``, ``__s8``..``__s64``, ``bool``, ``size_t``, ``ssize_t``,
 ``uintptr_t``, ``atomic_t``, ``atomic_long_t``, ``struct list_head``, ``struct hlist_node``,
 ``struct hlist_head``.  Any struct that is only pointed to needs no definition.
+
+Work is bounded: a file (and each file it includes) is at most :data:`MAX_SOURCE_BYTES`,
+macro expansion produces at most :data:`MAX_EXPANDED_BYTES`, and braces, parentheses and
+brackets nest at most :data:`MAX_NESTING` deep (as do macros, ``*`` runs and array
+dimensions); beyond that the reader stops with one line naming the place.
 
 Bad input raises :class:`~model.errors.InputError` naming file and line.
 """
@@ -65,10 +80,60 @@ struct hlist_node { struct hlist_node *next, **pprev; };
 struct hlist_head { struct hlist_node *first; };
 """
 
-#: Macros every kernel header may use; expanded before parsing.
+#: Largest file the reader takes (each ``#include``d file too): kernel headers are tens of
+#: KiB, and pycparser reads some tens of KiB a second.
+MAX_SOURCE_BYTES = 1 << 20
+#: Largest text the preprocessor may produce from one file and what it includes.
+MAX_EXPANDED_BYTES = 2 << 20
+#: Deepest nesting of braces, parentheses and brackets (together), of macros in macros, and
+#: longest run of ``*`` or of array dimensions in one declarator.
+MAX_NESTING = 64
+
+_CACHELINE = "__attribute__((aligned(SMP_CACHE_BYTES)))"
+
+#: Macros every kernel header may use; expanded before parsing (include/linux/
+#: compiler_attributes.h, compiler_types.h, cache.h; sparse and checker annotations expand
+#: to nothing, as in a build without ``__CHECKER__``).
 BUILTIN_MACROS: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "__aligned": (("x",), "__attribute__((aligned(x)))"),
     "__packed": (None, "__attribute__((packed))"),
+    "__mode": (("x",), "__attribute__((mode(x)))"),
+    "__aligned_largest": (None, "__attribute__((aligned))"),
+    "SMP_CACHE_BYTES": (None, "64"),
+    "____cacheline_aligned": (None, _CACHELINE),
+    "____cacheline_aligned_in_smp": (None, _CACHELINE),
+    "____cacheline_internodealigned_in_smp": (None, _CACHELINE),
+    "__cacheline_aligned": (None, _CACHELINE),
+    "__cacheline_aligned_in_smp": (None, _CACHELINE),
+    "__counted_by": (("m",), ""),
+    "__counted_by_le": (("m",), ""),
+    "__counted_by_be": (("m",), ""),
+    "__counted_by_ptr": (("m",), ""),
+    "__sized_by": (("m",), ""),
+    "__designated_init": (None, ""),
+    "__nonstring": (None, ""),
+    "__bitwise": (None, ""),
+    "__kernel": (None, ""),
+    "__private": (None, ""),
+    "__nocast": (None, ""),
+    "__safe": (None, ""),
+    "__data_racy": (None, ""),
+    "__must_hold": (("x",), ""),
+    "__acquires": (("x",), ""),
+    "__releases": (("x",), ""),
+    "__guarded_by": (("x",), ""),
+    "__pt_guarded_by": (("x",), ""),
+    "__always_unused": (None, ""),
+    "__deprecated": (None, ""),
+    "__uninitialized": (None, ""),
+    "__ro_after_init": (None, ""),
+    "__initconst": (None, ""),
+    "__refdata": (None, ""),
+    "__latent_entropy": (None, ""),
+    "__pure": (None, ""),
+    "__malloc": (None, ""),
+    "__noclone": (None, ""),
+    "noinline": (None, ""),
     "__section": (("x",), ""),
     "__used": (None, ""),
     "__maybe_unused": (None, ""),
@@ -83,7 +148,6 @@ BUILTIN_MACROS: dict[str, tuple[tuple[str, ...] | None, str]] = {
     "__must_check": (None, ""),
     "__read_mostly": (None, ""),
     "__initdata": (None, ""),
-    "__cacheline_aligned": (None, ""),
     "__printf": (("a", "b"), ""),
     "__scanf": (("a", "b"), ""),
     "__cold": (None, ""),
@@ -175,11 +239,27 @@ def _join_continuations(text: str) -> list[str]:
 
 
 @attrs.define(slots=True)
+class _Budget:
+    """Characters macro expansion may still produce (shared with included files)."""
+
+    left: int = MAX_EXPANDED_BYTES
+
+    def spend(self, n: int, path: str, line: int) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise InputError(f"macro expansion grows past {MAX_EXPANDED_BYTES >> 20} MiB",
+                             path=path, line=line)
+
+
+@attrs.define(slots=True)
 class _Preprocessor:
     path: str
     macros: dict[str, tuple[tuple[str, ...] | None, str]]
     include: Include | None
     depth: int = 0
+    budget: _Budget = attrs.field(factory=_Budget)
+    #: expansions of object-like macros, by (name, macros being expanded)
+    memo: dict[tuple[str, frozenset[str]], str] = attrs.field(factory=dict)
 
     def run(self, text: str) -> str:
         lines = _join_continuations(_strip_comments(text, self.path))
@@ -191,7 +271,9 @@ class _Preprocessor:
         for lineno, line in enumerate(lines, 1):
             s = line.strip()
             if not s.startswith("#"):
-                out.append(self.expand(line, lineno) if active else "")
+                text = self.expand(line, lineno) if active else ""
+                self.budget.spend(len(text), self.path, lineno)
+                out.append(text)
                 continue
             directive = s[1:].strip()
             m = re.match(r"(\w+)\s*(.*)$", directive)
@@ -237,6 +319,7 @@ class _Preprocessor:
                 self.define(rest, lineno)
             elif word == "undef":
                 self.macros.pop(rest.split()[0] if rest else "", None)
+                self.memo.clear()
             elif word == "include":
                 out[-1] = self.do_include(rest, lineno)
             elif word == "error":
@@ -248,6 +331,7 @@ class _Preprocessor:
         return "\n".join(out)
 
     def define(self, rest: str, lineno: int) -> None:
+        self.memo.clear()
         m = re.match(r"([A-Za-z_]\w*)(\(([^)]*)\))?\s*(.*)$", rest)
         if m is None:
             raise InputError(f"bad #define {rest!r}", path=self.path, line=lineno)
@@ -272,7 +356,8 @@ class _Preprocessor:
         if self.depth > 8:
             raise InputError(f"#include nested too deeply at {name!r}", path=self.path,
                              line=lineno)
-        sub = _Preprocessor(name, self.macros, self.include, self.depth + 1)
+        _check_size(text, name)
+        sub = _Preprocessor(name, self.macros, self.include, self.depth + 1, self.budget)
         # everything the included file declares goes on this one line
         return " ".join(sub.run(text).split("\n"))
 
@@ -292,6 +377,7 @@ class _Preprocessor:
             return text
         out: list[str] = []
         pos = 0
+        size = 0
         n = len(text)
         for m in re.finditer(r"\"(?:\\.|[^\"\\])*\"|'(?:\\.|[^'\\])*'|[A-Za-z_]\w*", text):
             if m.start() < pos:
@@ -299,6 +385,9 @@ class _Preprocessor:
             word = m.group(0)
             if word[0] in "\"'" or word not in self.macros or word in seen:
                 continue
+            if len(seen) >= MAX_NESTING:
+                raise InputError(f"macros nested more than {MAX_NESTING} deep (at {word})",
+                                 path=self.path, line=lineno)
             params, body = self.macros[word]
             end = m.end()
             if params is not None:
@@ -314,15 +403,44 @@ class _Preprocessor:
                 argmap = {p: self.expand(a, lineno, seen) for p, a in zip(params, args,
                                                                           strict=False)}
                 body = _substitute(body, argmap)
+                if len(body) > self.budget.left:
+                    raise InputError(f"macro expansion grows past {MAX_EXPANDED_BYTES >> 20} "
+                                     "MiB", path=self.path, line=lineno)
             out.append(text[pos:m.start()])
-            out.append(self.expand(body, lineno, seen | {word}))
+            if params is None:
+                # an object-like macro expands the same way every time until a #define
+                key = (word, seen)
+                done = self.memo.get(key)
+                if done is None:
+                    done = self.memo[key] = self.expand(body, lineno, seen | {word})
+                out.append(done)
+            else:
+                out.append(self.expand(body, lineno, seen | {word}))
             pos = end
+            size += len(out[-1]) + len(out[-2])
+            if size > self.budget.left:
+                raise InputError(f"macro expansion grows past {MAX_EXPANDED_BYTES >> 20} MiB",
+                                 path=self.path, line=lineno)
         out.append(text[pos:])
         return "".join(out)
 
 
 def _substitute(body: str, argmap: Mapping[str, str]) -> str:
-    return re.sub(r"[A-Za-z_]\w*", lambda t: argmap.get(t.group(0), t.group(0)), body)
+    """``body`` with each parameter replaced by its argument; a result past
+    :data:`MAX_EXPANDED_BYTES` is cut there (the caller then refuses it) rather than built."""
+    out: list[str] = []
+    size = pos = 0
+    for t in re.finditer(r"[A-Za-z_]\w*", body):
+        arg = argmap.get(t.group(0))
+        if arg is None:
+            continue
+        out += (body[pos:t.start()], arg)
+        size += t.start() - pos + len(arg)
+        pos = t.end()
+        if size > MAX_EXPANDED_BYTES:
+            return "".join(out)
+    out.append(body[pos:])
+    return "".join(out)
 
 
 def _split_args(text: str, j: int, path: str, lineno: int) -> tuple[list[str], int]:
@@ -413,6 +531,17 @@ def _eval_const(expr: str) -> int:
 # Attributes
 
 
+#: GCC attributes that change a layout in ways the reader does not model.
+UNSUPPORTED_ATTRIBUTES: dict[str, str] = {
+    "mode": "sets a member's machine mode (its size)",
+    "vector_size": "makes a vector type",
+    "scalar_storage_order": "reverses the byte order of members",
+    "ms_struct": "selects Microsoft bitfield layout",
+    "gcc_struct": "selects a bitfield layout",
+    "copy": "copies another declaration's attributes",
+}
+
+
 def _parse_attr_list(body: str, path: str, line: int) -> _Attrs:
     packed = False
     aligned: int | None = None
@@ -436,12 +565,17 @@ def _parse_attr_list(body: str, path: str, line: int) -> _Attrs:
         if not p or m is None:
             continue
         name = m.group(2)
+        if name in UNSUPPORTED_ATTRIBUTES:
+            raise InputError(f"unsupported attribute {name!r}: it "
+                             f"{UNSUPPORTED_ATTRIBUTES[name]}, which the C reader does not "
+                             "model", path=path, line=line)
         if name == "packed":
             packed = True
         elif name == "aligned":
             if m.group(5) is None:
-                raise InputError("aligned without an argument is not supported; write "
-                                 "aligned(N)", path=path, line=line)
+                raise InputError("unsupported attribute 'aligned' without an argument "
+                                 "(__aligned_largest): write aligned(N)", path=path,
+                                 line=line)
             try:
                 value = _eval_const(_to_python_expr(m.group(5)))
             except (SyntaxError, ValueError, ZeroDivisionError, TypeError):
@@ -580,6 +714,43 @@ def _lift_attributes(text: str, path: str) -> _Lifted:
     return _Lifted(clean, type_attrs, tuple(decl_attrs), starts)
 
 
+def _check_size(text: str, path: str) -> None:
+    if len(text) > MAX_SOURCE_BYTES:
+        raise InputError(f"{len(text):,} bytes: larger than the C reader takes "
+                         f"({MAX_SOURCE_BYTES >> 20} MiB; it reads headers, not whole "
+                         "preprocessed files)", path=path)
+
+
+def _check_nesting(text: str, path: str) -> None:
+    """Braces, parentheses and brackets at most :data:`MAX_NESTING` deep together, and no
+    longer runs of ``*`` or array dimensions (pycparser recurses on each)."""
+    depth = stars = dims = 0
+    prev = ""
+    for t in _TOKEN_RE.finditer(text):
+        if t.lastgroup == "ws":
+            continue
+        tok = t.group(0)
+        problem = ""
+        if t.lastgroup == "op" and tok in "([{":
+            depth += 1
+            if depth > MAX_NESTING:
+                problem = (f"nested more than {MAX_NESTING} deep (braces, parentheses and "
+                           "brackets together)")
+        elif t.lastgroup == "op" and tok in ")]}":
+            depth = max(depth - 1, 0)
+        if tok == "*":
+            stars = stars + 1 if prev == "*" else 1
+            if stars > MAX_NESTING:
+                problem = f"more than {MAX_NESTING} '*' in a row"
+        if tok == "[":
+            dims = dims + 1 if prev == "]" else 1
+            if dims > MAX_NESTING:
+                problem = f"more than {MAX_NESTING} array dimensions"
+        if problem:
+            raise InputError(problem, path=path, line=text.count("\n", 0, t.start()) + 1)
+        prev = tok
+
+
 def _merge(a: _Attrs, b: _Attrs) -> _Attrs:
     aligned = a.aligned if b.aligned is None else (
         b.aligned if a.aligned is None else max(a.aligned, b.aligned))
@@ -626,6 +797,8 @@ class _Converter:
     typedefs: dict[str, CType] = attrs.field(factory=dict)
     enum_consts: dict[str, int] = attrs.field(factory=dict)
     order: list[str] = attrs.field(factory=list)
+    #: the keys of ``order``
+    seen: set[str] = attrs.field(factory=set)
     #: typedef names and tags the prelude defines
     prelude: set[str] = attrs.field(factory=set)
 
@@ -785,11 +958,20 @@ class _Converter:
         rec = RecordType("struct" if kind == "struct" else "union", node.name, tuple(fields),
                          packed=bool(a and a.packed), aligned=a.aligned if a else None)
         if node.name:
-            key = f"{kind} {node.name}"
-            self.tags[key] = rec
-            if key not in self.order:
-                self.order.append(key)
+            self.define(f"{kind} {node.name}", rec, node)
         return rec
+
+    def define(self, key: str, t: CType, node: c_ast.Node) -> None:
+        """Tag ``key`` is ``t`` from now on; a definition in the user's file replaces the
+        prelude's (``struct list_head`` redefined is the user's, and listed)."""
+        self.tags[key] = t
+        if self.line(node) is not None and key in self.prelude:
+            self.prelude.discard(key)
+            self.seen.discard(key)
+            self.order.remove(key)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.order.append(key)
 
     def field(self, d: c_ast.Decl, kind: str, owner: str | None) -> list[Field]:
         t = self.convert(d.type, list(d.quals))
@@ -862,9 +1044,7 @@ class _Converter:
         t = EnumType(node.name, size, signed, f"enum {node.name}" if node.name else
                      "enum <anonymous>", tuple(values))
         if key:
-            self.tags[key] = t
-            if key not in self.order:
-                self.order.append(key)
+            self.define(key, t, node)
         return t
 
     def toplevel(self, ext: c_ast.Node) -> None:
@@ -878,6 +1058,8 @@ class _Converter:
                 self.prelude.add(f"{'struct' if isinstance(inner, c_ast.Struct) else 'union'}"
                                  f" {inner.name}")
         if isinstance(ext, c_ast.Typedef):
+            if self.line(ext) is not None:
+                self.prelude.discard(ext.name)  # the user's own typedef of a prelude name
             t = self.convert(ext.type, list(ext.quals))
             a = self.decl_attrs(ext)
             if a is not None and a.packed and not isinstance(t, RecordType | EnumType):
@@ -967,6 +1149,13 @@ def _syntax_error(exc: Exception, text: str, path: str) -> InputError:
             lineno = text.count("\n", 0, lm.start()) + 1
             return InputError(f"unknown type {word!r}", path=path, line=lineno)
     if m is not None and m.group(1) == path:
+        word = re.fullmatch(r"before: ([A-Za-z_]\w*)", m.group(4))
+        if word is not None and word.group(1) not in _KEYWORDS:
+            name = word.group(1)
+            return InputError(f"unknown attribute or macro {name!r} (the kernel annotations "
+                              "the C reader knows are listed in model/creader.py "
+                              f"BUILTIN_MACROS; -D {name}= drops it)", path=path,
+                              line=int(m.group(2)))
         return InputError(f"syntax error: {m.group(4)}", path=path, line=int(m.group(2)))
     detail = msg.split(": ", 1)[-1] if ": " in msg else msg
     return InputError(f"syntax error: {detail}", path=path)
@@ -990,6 +1179,8 @@ def default_include(path: str) -> Include:
     def include(name: str) -> str | None:
         p = base / name
         if p.is_file():
+            if p.stat().st_size > MAX_SOURCE_BYTES:
+                _check_size(" " * (MAX_SOURCE_BYTES + 1), name)
             return p.read_text(encoding="utf-8", errors="replace")
         short = Path(name).name
         if short in header_names():
@@ -1004,22 +1195,29 @@ def parse_c(text: str, path: str = "<snippet>", defines: Mapping[str, str] | Non
     """Every struct, union and enum ``text`` defines, keyed by tag (``_ddebug``), plus its
     typedef names; ``defines`` are ``-D NAME=VALUE`` options (value ``"1"`` for a bare ``-D
     NAME``)."""
+    _check_size(text, path)
     macros: dict[str, tuple[tuple[str, ...] | None, str]] = dict(BUILTIN_MACROS)
     for name, value in (defines or {}).items():
         if not re.fullmatch(r"[A-Za-z_]\w*", name):
             raise InputError(f"bad macro name {name!r} in -D", path=path)
         macros[name] = (None, value)
-    pre = _Preprocessor(path, macros, include if include is not None else
-                        default_include(path)).run(text)
-    lifted = _lift_attributes(pre, path)
-    source = PRELUDE + f'# 1 "{path}"\n' + lifted.text
     try:
-        tree = _parser().parse(source, "<prelude>")
-    except c_parser.ParseError as exc:
-        raise _syntax_error(exc, lifted.text, path) from None
-    conv = _Converter(path, lifted)
-    for ext in tree.ext:
-        conv.toplevel(ext)
+        pre = _Preprocessor(path, macros, include if include is not None else
+                            default_include(path)).run(text)
+        lifted = _lift_attributes(pre, path)
+        _check_nesting(lifted.text, path)
+        source = PRELUDE + f'# 1 "{path}"\n' + lifted.text
+        try:
+            tree = _parser().parse(source, "<prelude>")
+        except c_parser.ParseError as exc:
+            raise _syntax_error(exc, lifted.text, path) from None
+        conv = _Converter(path, lifted)
+        for ext in tree.ext:
+            conv.toplevel(ext)
+    except RecursionError:
+        # what the nesting checks do not catch: a constant expression of thousands of terms
+        raise InputError("an expression or declaration too long or too deeply nested for the "
+                         "C reader", path=path) from None
     out: dict[str, CType] = {}
     for key in conv.order:
         if key not in conv.prelude:

@@ -25,7 +25,8 @@ from typing import Literal
 
 import attrs
 
-from model.abi import Abi
+from model.abi import Abi, align_up
+from model.errnos import EINVAL, ENOMEM, ENOSPC, MAX_ERRNO
 from model.errors import InputError
 from model.sections import func_array_align, record_section, string_section
 
@@ -35,11 +36,8 @@ Role = Literal["handle", "value"]
 #: ``listed``: exactly ``listed``, in that order.
 Order = Literal["up", "down", "zigzag", "listed"]
 
-#: ``MAX_ERRNO`` (include/linux/err.h, every era): ``IS_ERR_VALUE(x)`` is ``x >= -MAX_ERRNO``.
-MAX_ERRNO = 4095
 #: The alignment reported for a domain whose only value is 0 (``NULL``).
 ALIGN_ANY = 1 << 16
-EINVAL, ENOSPC, ENOMEM = 22, 28, 12
 
 #: Size of the modelled pieces of the kernel address map (model addresses, not measured).
 RODATA_OFFSET = 16 << 20   # .rodata of vmlinux: kernel_base + 16 MiB ...
@@ -70,10 +68,6 @@ def linear_map(abi: Abi) -> tuple[int, int]:
     where ``PAGE_OFFSET`` is 0, it is the lowcore).  32-bit: 768 MiB of lowmem; 64-bit: 64 GiB."""
     span = (768 << 20) if abi.bits_per_long == 32 else (64 << 30)
     return abi.page_offset + abi.page_size, abi.page_offset + span
-
-
-def _align_up(v: int, a: int) -> int:
-    return (v + a - 1) // a * a
 
 
 def _pow2_divisor(v: int, cap: int) -> int:
@@ -192,7 +186,7 @@ class Domain:
 def _up(key: str, title: str, role: Role, abi: Abi, section: str, source: str, lo: int,
         hi: int, step: int, residues: tuple[int, ...] = (0,), era: str = "all") -> Domain:
     """Members of ``[lo, hi)`` of the form ``base + j*step + r``, base = lo rounded up to step."""
-    base = _align_up(lo, step)
+    base = align_up(lo, step)
     per = len(residues)
     full = (hi - base) // step
     count = full * per + sum(1 for r in residues if base + full * step + r < hi)

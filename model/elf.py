@@ -25,11 +25,12 @@ the file.
 from __future__ import annotations
 
 import bisect
-import gzip
 import io
 import lzma
 import os
+import stat
 import struct
+import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
@@ -38,23 +39,13 @@ import zstandard
 from elftools.common.exceptions import ELFError, ELFParseError
 from elftools.elf.elffile import ELFFile
 
-from model.abi import Abi, get_abi
-from model.builtin_layouts import ERAS as LAYOUT_ERAS
+from model.abi import Abi, align_up, get_abi
+from model.builtin_layouts import RECORD_LAYOUTS as LAYOUT_ERAS
 from model.builtin_layouts import ddebug_layout
+from model.eras import _DPRINTK_CLASS_DFLT as CLASS_DFLT
+from model.eras import layout_era
 from model.errors import InputError
 from model.layout import Layout
-from model.sections import ERAS as SECTION_ERAS
-
-#: Eras a caller may name: those with a record layout, and later ones sharing v6.1's record.
-ERAS: tuple[str, ...] = tuple(dict.fromkeys(LAYOUT_ERAS + SECTION_ERAS))
-
-
-def layout_era(era: str) -> str:
-    """The record layout of ``era``: ``v5.8``'s (``lineno:18 flags:8``) or ``v6.1``'s
-    (``class_id:6`` added in 6.1-rc1, unchanged since)."""
-    if era not in ERAS:
-        raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
-    return "v5.8" if era == "v5.8" else "v6.1"
 
 Kind = Literal["vmlinux", "module"]
 
@@ -66,9 +57,6 @@ RECORD_SECTIONS: tuple[str, ...] = ("__dyndbg", "__verbose")
 
 #: Suffixes of module files a directory walk picks up (kmod's compressed module formats).
 MODULE_SUFFIXES: tuple[str, ...] = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
-
-#: ``_DPRINTK_CLASS_DFLT`` (include/linux/dynamic_debug.h, v6.1+).
-CLASS_DFLT = 63
 
 #: Longest string the reader follows before giving up on a missing NUL.
 MAX_STRING = 4096
@@ -247,25 +235,87 @@ def expand_paths(paths: Sequence[str]) -> tuple[tuple[str, ...], tuple[InputErro
     return tuple(files), tuple(errors)
 
 
+#: Largest module a compressed file may inflate to: a module is megabytes (amdgpu.ko, about
+#: the largest, is some tens of MiB), never gigabytes.
+MAX_INFLATED = 256 << 20
+#: Largest file read at all: a vmlinux with DWARF is some hundreds of MiB.
+MAX_FILE = 2 << 30
+#: Bytes inflated per step, so at most this much past :data:`MAX_INFLATED` is ever held.
+_CHUNK = 1 << 20
+
+
 def load_bytes(path: str) -> bytes:
-    """The file's bytes, decompressed if it is xz, zstd or gzip (by magic, not by name)."""
+    """The file's bytes, decompressed if it is xz, zstd or gzip (by magic, not by name).
+
+    Decompression is streamed and stops with an :class:`InputError` once the output passes
+    :data:`MAX_INFLATED` (a compressed bomb never inflates in memory); a file larger than
+    :data:`MAX_FILE`, or not a regular file (a FIFO, ``/dev/zero``), is refused unread."""
     try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("not a regular file", path=path)
+        if st.st_size > MAX_FILE:
+            raise InputError(f"{st.st_size:,} bytes: larger than any kernel image dyndiet "
+                             f"reads ({MAX_FILE >> 30} GiB)", path=path)
         with open(path, "rb") as fh:
-            data = fh.read()
+            data = fh.read(MAX_FILE + 1)
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror or exc}", path=path) from None
     try:
         if data.startswith(b"\xfd7zXZ\x00"):
-            return lzma.decompress(data)
+            return _inflate(data, path, "xz")
         if data.startswith(b"\x28\xb5\x2f\xfd"):
-            with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
-                out: bytes = reader.read()
-            return out
+            return _inflate(data, path, "zstd")
         if data.startswith(b"\x1f\x8b"):
-            return gzip.decompress(data)
-    except (lzma.LZMAError, zstandard.ZstdError, OSError, EOFError) as exc:
+            return _inflate(data, path, "gzip")
+    except (lzma.LZMAError, zstandard.ZstdError, zlib.error, OSError, EOFError) as exc:
         raise InputError(f"cannot decompress: {exc}", path=path) from None
     return data
+
+
+def _inflate(data: bytes, path: str, method: str) -> bytes:
+    """``data`` decompressed :data:`_CHUNK` at a time; concatenated xz streams and gzip
+    members are read one after another (as ``xz -d`` and ``gzip -d`` do), a zstd file's first
+    frame only (as ``zstd -d`` of a kernel module is)."""
+    out = io.BytesIO()
+
+    def keep(chunk: bytes) -> None:
+        out.write(chunk)
+        if out.tell() > MAX_INFLATED:
+            raise InputError(f"inflates past {MAX_INFLATED >> 20} MiB ({method}); a kernel "
+                             "module is never that large", path=path)
+
+    if method == "zstd":
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)) as reader:
+            while chunk := reader.read(_CHUNK):
+                keep(chunk)
+        # the reader stops quietly at a cut frame: hold the output to the frame's header
+        expected = zstandard.get_frame_parameters(data).content_size
+        if out.tell() == 0 or expected not in (zstandard.CONTENTSIZE_UNKNOWN, out.tell()):
+            raise EOFError("compressed data ends early")
+        return out.getvalue()
+    rest = data
+    streams = 0
+    while rest:
+        dec: Any = (lzma.LZMADecompressor() if method == "xz"
+                    else zlib.decompressobj(wbits=31))
+        pending = rest
+        try:
+            while True:
+                chunk = dec.decompress(pending, _CHUNK)
+                pending = dec.unconsumed_tail if method == "gzip" else b""
+                keep(chunk)
+                if dec.eof:
+                    break
+                if not chunk and not pending and (method == "gzip" or dec.needs_input):
+                    raise EOFError("compressed data ends early")
+        except (lzma.LZMAError, zlib.error):
+            if streams:
+                break  # trailing garbage after a whole stream: ignored, as lzma/gzip do
+            raise
+        streams += 1
+        rest = dec.unused_data.lstrip(b"\x00")  # stream padding
+    return out.getvalue()
 
 
 def detect_abi(data: bytes, path: str) -> Abi:
@@ -346,14 +396,14 @@ def module_layout_sections(sections: Sequence[tuple[int, str, int, int, int]], e
                         or is_init != name.startswith(".init") or not mem_type):
                     continue
                 cur = sizes.get(mem_type, 0)
-                offset = _align_up(cur, align or 1)
+                offset = align_up(cur, align or 1)
                 sizes[mem_type] = offset + size
                 placed[index] = (mem_type, offset)
             if era == "v5.8" and m < 3:
                 # debug_align(): each group of core_layout/init_layout starts on a page.
                 key = init[0] if is_init else core[0]
                 if key in sizes:
-                    sizes[key] = _align_up(sizes[key], page_size)
+                    sizes[key] = align_up(sizes[key], page_size)
     bases: dict[str, int] = {}
     cursor = base
     # Allocated in enum mod_mem_type order (for_each_mod_mem_type), or core then init (v5.8).
@@ -361,7 +411,7 @@ def module_layout_sections(sections: Sequence[tuple[int, str, int, int, int]], e
     for mem_type in order:
         if mem_type in sizes:
             bases[mem_type] = cursor
-            cursor = _align_up(cursor + sizes[mem_type], page_size)
+            cursor = align_up(cursor + sizes[mem_type], page_size)
     return tuple(
         SectionPlacement(index, by_index[index][1], mem_type, offset,
                          bases[mem_type] + offset, by_index[index][3], by_index[index][4])
@@ -371,11 +421,7 @@ def module_layout_sections(sections: Sequence[tuple[int, str, int, int, int]], e
 def module_image_end(placements: Iterable[SectionPlacement], page_size: int) -> int:
     """First page boundary after every placed section (where the next module may go)."""
     end = max((p.address + p.size for p in placements), default=0)
-    return _align_up(end, page_size)
-
-
-def _align_up(value: int, align: int) -> int:
-    return (value + align - 1) // align * align
+    return align_up(end, page_size)
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,6 +42,10 @@ from model.errors import InputError
 
 RecordKind = Literal["struct", "union"]
 
+#: Leaves a record may have for :meth:`Layout.encode`/:meth:`Layout.decode` (a
+#: ``struct _ddebug`` has a dozen; laying out is never limited by it).
+MAX_LEAVES = 1 << 16
+
 # --------------------------------------------------------------------------------------------
 # C types
 
@@ -192,9 +196,44 @@ class Layout:
     size: int
     align: int
     members: tuple[Member, ...]
-    _leaves: tuple[_Leaf, ...] = attrs.field(alias="leaves_", repr=False, eq=False)
-    _codec: Mapping[str, tuple[int, int, bool]] = attrs.field(alias="codec_", repr=False,
-                                                               eq=False)
+    #: the laid-out type; the codec is derived from it on first use (not part of the value)
+    _record: RecordType = attrs.field(alias="record_", repr=False, eq=False)
+    _leaves_v: tuple[_Leaf, ...] | None = attrs.field(default=None, init=False, repr=False,
+                                                        eq=False)
+    _codec_v: Mapping[str, tuple[int, int, bool]] | None = attrs.field(
+        default=None, init=False, repr=False, eq=False)
+
+    def _built_leaves(self) -> tuple[_Leaf, ...]:
+        """Every scalar leaf, array elements one by one: built on the first encode/decode/
+        leaves call, never by laying out (``char a[4000000000]`` lays out in O(1)); a record of
+        more than :data:`MAX_LEAVES` leaves has no codec (:class:`InputError`)."""
+        leaves = self._leaves_v
+        if leaves is None:
+            count = leaf_count(self._record, self.abi)
+            if count > MAX_LEAVES:
+                raise InputError(f"{self.kind} {self.name} has {count:,} scalar leaves (array "
+                                 f"elements counted one by one); encoding or decoding it is "
+                                 f"limited to {MAX_LEAVES:,}")
+            out: list[_Leaf] = []
+            root = Member("", self._record.spelling, 0, 8 * self.size, False, self.members,
+                          self.align)
+            _leaves_of(self._record, self.abi, "", root, 8 * self.size, out)
+            leaves = tuple(out)
+            object.__setattr__(self, "_leaves_v", leaves)  # a cache, not part of the value
+        return leaves
+
+    @property
+    def _codec(self) -> Mapping[str, tuple[int, int, bool]]:
+        """Leaf path -> (shift, mask, signed), built on first use."""
+        return self._built_codec()
+
+    def _built_codec(self) -> Mapping[str, tuple[int, int, bool]]:
+        codec = self._codec_v
+        if codec is None:
+            codec = {leaf.path: (leaf.shift, leaf.mask, leaf.signed)
+                     for leaf in self._built_leaves()}
+            object.__setattr__(self, "_codec_v", codec)
+        return codec
 
     # -- lookup ------------------------------------------------------------------------------
 
@@ -208,10 +247,10 @@ class Layout:
 
     def leaves(self) -> tuple[tuple[str, Member], ...]:
         """Every scalar leaf (array elements one by one) with its dotted path, in layout order."""
-        return tuple((leaf.path, leaf.member) for leaf in self._leaves)
+        return tuple((leaf.path, leaf.member) for leaf in self._built_leaves())
 
     def paths(self) -> tuple[str, ...]:
-        return tuple(leaf.path for leaf in self._leaves)
+        return tuple(leaf.path for leaf in self._built_leaves())
 
     # -- codec -------------------------------------------------------------------------------
 
@@ -220,7 +259,7 @@ class Layout:
         integers; negative values are two's complement; wider values are truncated to the
         member, as a C store would); everything else is 0.  Union members overlapping each other
         are stored in ``values`` order, the later winning, like successive C stores."""
-        codec = self._codec
+        codec = self._codec_v if self._codec_v is not None else self._built_codec()
         acc = 0
         for path, value in values.items():
             try:
@@ -237,7 +276,8 @@ class Layout:
                 f"{self.kind} {self.name}: {len(data)} bytes given, {self.size} needed")
         acc = int.from_bytes(data[: self.size], self.abi.endian)
         out: dict[str, int] = {}
-        for leaf in self._leaves:
+        leaves = self._leaves_v if self._leaves_v is not None else self._built_leaves()
+        for leaf in leaves:
             v = (acc >> leaf.shift) & leaf.mask
             if leaf.signed and v > (leaf.mask >> 1):
                 v -= leaf.mask + 1
@@ -247,7 +287,8 @@ class Layout:
     def get(self, data: bytes, path: str) -> int:
         """One leaf of ``data`` (cheaper than :meth:`decode` for a single field)."""
         try:
-            shift, mask, signed = self._codec[path]
+            codec = self._codec_v if self._codec_v is not None else self._built_codec()
+            shift, mask, signed = codec[path]
         except KeyError:
             raise InputError(f"{self.kind} {self.name} has no scalar member {path!r}") from None
         v = (int.from_bytes(data[: self.size], self.abi.endian) >> shift) & mask
@@ -440,8 +481,14 @@ def _layout_record(rec: RecordType, abi: Abi) -> _RecordInfo:
     is_union = rec.kind == "union"
     union_size = 0
     nfields = len(rec.fields)
+    largest = max_object_size(abi)
     for i, f in enumerate(rec.fields):
         info = type_info(f.type, abi)
+        if info.size_bits > 8 * largest:
+            path, line = f.where if f.where is not None else (None, None)
+            raise InputError(f"member {f.name or '<anonymous>'!r} of {rec.spelling} is "
+                             f"{info.size_bits // 8:,} bytes, larger than any object on "
+                             f"{abi.name} (PTRDIFF_MAX {largest:,})", path=path, line=line)
         packed_p = f.packed or rec.packed
         if f.bits is None:
             if (isinstance(f.type, ArrayType) and f.type.count is None
@@ -519,7 +566,16 @@ def _layout_record(rec: RecordType, abi: Abi) -> _RecordInfo:
         record_align = max(record_align, rec.aligned)
     end = union_size if is_union else bitpos
     size = _round_up(_round_up(end, 8) // 8, record_align)
+    if size > largest:
+        raise InputError(f"{rec.spelling} is {size:,} bytes, larger than any object on "
+                         f"{abi.name} (PTRDIFF_MAX {largest:,})")
     return _RecordInfo(size, record_align, user_align, tuple(placed))
+
+
+def max_object_size(abi: Abi) -> int:
+    """``PTRDIFF_MAX`` of ``abi``: GCC refuses a type larger than that ("size of array is too
+    large", gcc/c/c-decl.cc:grokdeclarator)."""
+    return (1 << (8 * abi.long_size - 1)) - 1
 
 
 def _members(rec: RecordType, abi: Abi, base_bits: int) -> tuple[Member, ...]:
@@ -577,11 +633,11 @@ def _leaves_of(t: CType, abi: Abi, path: str, member: Member, total_bits: int,
     info = integer_info(inner, abi)
     signed = info[1] if info is not None else False
     width = member.size_bits
-    shift = _leaf_shift(abi, member.offset_bits, width, member.bitfield, total_bits)
+    shift = leaf_shift(abi, member.offset_bits, width, member.bitfield, total_bits)
     out.append(_Leaf(path, member, shift, (1 << width) - 1, signed))
 
 
-def _leaf_shift(abi: Abi, offset_bits: int, width: int, bitfield: bool, total_bits: int) -> int:
+def leaf_shift(abi: Abi, offset_bits: int, width: int, bitfield: bool, total_bits: int) -> int:
     """Where a leaf sits in the record read as one integer in target byte order.
 
     Little-endian: bit ``offset_bits`` is bit ``offset_bits`` of that integer.  Big-endian:
@@ -597,12 +653,20 @@ def layout_of(rec: RecordType, abi: Abi, name: str | None = None) -> Layout:
     """Lay out ``rec`` for ``abi`` (``name`` overrides the displayed name)."""
     info = _layout_record(rec, abi)
     members = _members(rec, abi, 0)
-    leaves: list[_Leaf] = []
-    root = Member("", rec.spelling, 0, 8 * info.size, False, members, info.align)
-    _leaves_of(rec, abi, "", root, 8 * info.size, leaves)
-    codec = {leaf.path: (leaf.shift, leaf.mask, leaf.signed) for leaf in leaves}
     return Layout(name or rec.name or "<anonymous>", rec.kind, abi, info.size, info.align,
-                  members, leaves_=tuple(leaves), codec_=codec)
+                  members, record_=rec)
+
+
+def leaf_count(t: CType, abi: Abi) -> int:
+    """How many scalar leaves ``t`` has, array elements counted one by one, without
+    expanding any array (a bitfield or scalar is one leaf; an unnamed bitfield none)."""
+    while isinstance(t, TypedefType):
+        t = t.base
+    if isinstance(t, RecordType):
+        return sum(leaf_count(p.field.type, abi) for p in _layout_record(t, abi).placed)
+    if isinstance(t, ArrayType):
+        return (t.count or 0) * leaf_count(t.elem, abi)
+    return 1
 
 
 def walk(members: tuple[Member, ...], prefix: str = "") -> Iterator[tuple[str, Member]]:

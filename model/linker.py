@@ -33,9 +33,9 @@ from functools import lru_cache
 
 import attrs
 
-from model.abi import Abi
+from model.abi import Abi, align_up
 from model.builtin_layouts import KEY_ENABLED, KEY_TYPE, ddebug_layout
-from model.dyndbg.callsite import DPRINTK_CLASS_DFLT, CallsiteSpec, ClassMapSpec, ModuleSpec
+from model.eras import _DPRINTK_CLASS_DFLT, layout_era
 from model.errors import InputError
 from model.layout import Layout
 from model.memory import AddressSpace
@@ -45,9 +45,9 @@ from model.sections import (
     dyndbg_section,
     emits_in_reverse,
     func_array_align,
-    layout_era,
     string_section,
 )
+from model.source import CallsiteSpec, ClassMapSpec, ModuleSpec
 
 #: ``_DPRINTK_FLAGS_PRINT``: a callsite compiled with ``DEBUG`` starts enabled.
 _PRINT = 1
@@ -57,11 +57,6 @@ TEXT_PER_FUNCTION = 64
 VMLINUX_RODATA_OFFSET = 0x1000000
 #: ``lineno:18``.
 MAX_LINENO = (1 << 18) - 1
-
-
-def align_up(value: int, align: int) -> int:
-    """``ALIGN(value, align)`` of include/linux/kernel.h for a power-of-two ``align``."""
-    return (value + align - 1) & ~(align - 1)
 
 
 def cbytes(text: str, what: str) -> bytes:
@@ -104,7 +99,7 @@ class CallsitePlacement:
 
 
 @attrs.frozen
-class SectionPlacement:
+class LinkedSection:
     """An output section (or module layout group member) in the address space."""
 
     name: str
@@ -132,7 +127,7 @@ class ModuleImage:
     record_size: int
     callsites: tuple[CallsitePlacement, ...]
     strings: tuple[StringPlacement, ...]
-    sections: tuple[SectionPlacement, ...]
+    sections: tuple[LinkedSection, ...]
     classes: tuple[tuple[str, ClassMapSpec], ...] = ()
 
     @property
@@ -179,7 +174,7 @@ def encode_record(layout: Layout, era: str, jump_label: bool, *, modname: int, f
     values: dict[str, int] = {"modname": modname, "function": function, "filename": filename,
                               "format": format, "lineno": lineno, "flags": flags}
     if layout_era(era) != "v5.8":
-        if not 0 <= class_id <= DPRINTK_CLASS_DFLT:
+        if not 0 <= class_id <= _DPRINTK_CLASS_DFLT:
             raise InputError(f"class_id {class_id} does not fit class_id:6 "
                              "(BUILD_BUG_ON_MSG: classid value overflow)")
         values["class_id"] = class_id
@@ -414,10 +409,10 @@ def link_vmlinux(space: AddressSpace, era: str, jump_label: bool,
     sections = []
     if placed.blob:
         space.map(base, len(placed.blob), "vmlinux:.rodata", writable=False, data=placed.blob)
-        sections.append(SectionPlacement(".rodata", base, len(placed.blob), abi.page_size))
+        sections.append(LinkedSection(".rodata", base, len(placed.blob), abi.page_size))
     if blob:
         space.map(records_base, len(blob), f"vmlinux:{section}", data=blob)
-    sections.append(SectionPlacement(section, records_base, len(blob), RECORD_ALIGN))
+    sections.append(LinkedSection(section, records_base, len(blob), RECORD_ALIGN))
     classes = tuple((m.name, cm) for m in modules for cm in m.classes)
     return ModuleImage("vmlinux", True, abi, era, jump_label, section, records_base,
                        record_layout(abi, era, jump_label).size, sites, placed.strings,
@@ -474,14 +469,14 @@ def _module_linked(abi: Abi, era: str, module: ModuleSpec, jump_label: bool,
     placed = _place_rodata(tus, ro_base, merge=False)
     records_base = ro_base + ro_size
     blob, sites = _emit_records(abi, era, jump_label, tus, placed, records_base)
-    sections = [SectionPlacement(".text", base, text_size, abi.page_size)]
+    sections = [LinkedSection(".text", base, text_size, abi.page_size)]
     regions: list[tuple[int, str, bool, bytes]] = []
     if placed.blob:
         regions.append((ro_base, f"{module.name}:.rodata", False, bytes(placed.blob)))
-        sections.append(SectionPlacement(".rodata", ro_base, len(placed.blob), abi.page_size))
+        sections.append(LinkedSection(".rodata", ro_base, len(placed.blob), abi.page_size))
     if blob:
         regions.append((records_base, f"{module.name}:{section}", True, bytes(blob)))
-    sections.append(SectionPlacement(section, records_base, len(blob), RECORD_ALIGN))
+    sections.append(LinkedSection(section, records_base, len(blob), RECORD_ALIGN))
     classes = tuple((module.name, cm) for cm in module.classes)
     image = ModuleImage(module.name, False, abi, era, jump_label, section, records_base,
                         layout.size, sites, placed.strings, tuple(sections), classes)
@@ -519,7 +514,7 @@ class ExplicitRecord:
     format: int
     lineno: int
     flags: int = 0
-    class_id: int = DPRINTK_CLASS_DFLT
+    class_id: int = _DPRINTK_CLASS_DFLT
 
 
 def image_from_placements(space: AddressSpace, era: str, jump_label: bool, name: str,
@@ -573,5 +568,5 @@ def image_from_placements(space: AddressSpace, era: str, jump_label: bool, name:
         space.map(records_addr, len(blob), f"{name}:{section}", data=bytes(blob))
     return ModuleImage(name, builtin, abi, era, jump_label, section, records_addr, layout.size,
                        tuple(sites), tuple(placements),
-                       (SectionPlacement(section, records_addr, len(blob), RECORD_ALIGN),),
+                       (LinkedSection(section, records_addr, len(blob), RECORD_ALIGN),),
                        tuple(classes))

@@ -30,6 +30,15 @@ class Region:
         return self.base + len(self.data)
 
 
+@attrs.frozen
+class PageFrame:
+    """One order-0 page of the kernel's linear map, at ``PAGE_OFFSET + pfn * PAGE_SIZE``
+    (handed out by ``KernelContext.alloc_page``)."""
+
+    pfn: int
+    addr: int
+
+
 @attrs.define(slots=True)
 class AddressSpace:
     """Regions never overlap; addresses are unsigned ``abi.bits_per_long``-bit integers."""
@@ -60,7 +69,8 @@ class AddressSpace:
         """Remove the region that starts at ``base`` (``free_pages``, section reclaim)."""
         i = bisect.bisect_left(self._bases, base)
         if i == len(self._bases) or self._bases[i] != base:
-            raise BadAccess(f"BUG: unmapping {base:#x}, which starts no region", "model/memory.py")
+            raise BadAccess(f"BUG: unmapping {base:#x}, which starts no region", "model/memory.py",
+                            value=base)
         del self._bases[i]
         return self._regions.pop(i)
 
@@ -80,10 +90,10 @@ class AddressSpace:
             what = "write" if store else "read"
             raise BadAccess(
                 f"BUG: unable to handle page fault for address: {addr:#x} ({what} of {n} bytes)",
-                "arch/x86/mm/fault.c:page_fault_oops")
+                "arch/x86/mm/fault.c:page_fault_oops", value=addr)
         if store and not region.writable:
             raise BadAccess(f"BUG: write to read-only memory at {addr:#x} ({region.name})",
-                            "arch/x86/mm/fault.c:page_fault_oops")
+                            "arch/x86/mm/fault.c:page_fault_oops", value=addr)
         return region, addr - region.base
 
     def read(self, addr: int, n: int) -> bytes:
@@ -108,5 +118,5 @@ class AddressSpace:
         end = region.data.find(b"\0", off, min(len(region.data), off + limit))
         if end < 0:
             raise BadAccess(f"BUG: unterminated string at {addr:#x} in {region.name}",
-                            "lib/vsprintf.c:string")
+                            "lib/vsprintf.c:string", value=addr)
         return bytes(region.data[off:end])

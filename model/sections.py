@@ -28,6 +28,7 @@ from __future__ import annotations
 import attrs
 
 from model.abi import Abi
+from model.eras import get_era
 from model.errors import InputError
 
 #: ``struct _ddebug`` is ``__aligned(8)`` and the linker script does ``. = ALIGN(8)`` before it
@@ -36,9 +37,6 @@ RECORD_ALIGN = 8
 
 #: Section of the ``__func__`` arrays (``.rodata.__func__.N`` under ``-fdata-sections``).
 FUNC_SECTION = ".rodata"
-
-#: Eras the model knows; see :func:`dyndbg_section` (v6.19 has v6.1's record layout).
-ERAS: tuple[str, ...] = ("v5.8", "v6.1", "v6.12", "v6.19")
 
 
 @attrs.frozen
@@ -163,19 +161,9 @@ def emits_in_reverse(abi: Abi) -> bool:
 
 def dyndbg_section(era: str) -> str:
     """Name of the callsite record section: ``__verbose`` in v5.8 (``DEFINE_DYNAMIC_DEBUG_METADATA``
-    used ``section("__verbose")``), ``__dyndbg`` from v5.9 on (renamed in 5.9-rc1)."""
-    if era == "v5.8":
-        return "__verbose"
-    if era in ("v6.1", "v6.12", "v6.19"):
-        return "__dyndbg"
-    raise InputError(f"unknown era {era!r} (known: {', '.join(ERAS)})")
-
-
-def layout_era(era: str) -> str:
-    """The ``struct _ddebug`` of ``era`` as ``model.builtin_layouts`` names it: v6.19's record is
-    v6.1's (``class_id:6`` was the last change)."""
-    dyndbg_section(era)
-    return "v5.8" if era == "v5.8" else "v6.1"
+    used ``section("__verbose")``), ``__dyndbg`` from v5.9 on (renamed in 5.9-rc1):
+    :attr:`model.eras.Era.section`."""
+    return get_era(era).section
 
 
 def record_section(era: str) -> SectionKind:

@@ -15,16 +15,26 @@ live, so a double free or a foreign pointer is reported (:class:`~model.errors.D
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import attrs
 
-from model.context import (
-    GFP_DIRECT_RECLAIM_BIT,
-    GFP_ZERO_BIT,
-    SITE_SLAB_PRE_ALLOC,
-    KernelContext,
-    PageFrame,
-)
 from model.errors import BadHandle, DoubleFree, InputError
+from model.gfp import GFP_DIRECT_RECLAIM_BIT, GFP_ZERO_BIT, SITE_SLAB_PRE_ALLOC
+from model.memory import AddressSpace, PageFrame
+
+
+class PageAllocator(Protocol):
+    """What a cache needs of the kernel below it (``model.context.KernelContext`` is one):
+    order-0 pages (mm/page_alloc.c), the sleeping check, fault injection, the address space."""
+
+    def address_space(self) -> AddressSpace: ...
+
+    def might_sleep(self, site: str) -> None: ...
+
+    def should_fail_alloc(self) -> bool: ...
+
+    def alloc_page(self, gfp: int, name: str = "page") -> PageFrame | None: ...
 
 
 def calculate_alignment(align: int, size: int, pointer_size: int) -> int:
@@ -41,7 +51,7 @@ class KmemCache:
 
     name: str
     object_size: int
-    ctx: KernelContext
+    ctx: PageAllocator
     align: int = 0
     #: Bytes between consecutive objects in a slab page.
     stride: int = 0
@@ -53,7 +63,7 @@ class KmemCache:
     _slab_data: dict[int, bytearray] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
-        space = self.ctx._space()
+        space = self.ctx.address_space()
         ptr = space.abi.pointer_size
         self.align = calculate_alignment(self.align, self.object_size, ptr)
         size = max(self.object_size, ptr)
@@ -63,7 +73,7 @@ class KmemCache:
                              "do not fit an order-0 slab in the model")
 
     def objs_per_slab(self) -> int:
-        return self.ctx._space().abi.page_size // self.stride
+        return self.ctx.address_space().abi.page_size // self.stride
 
     def _allocate_slab(self, gfp: int) -> bool:
         """mm/slub.c:allocate_slab: a new slab page, its objects free in address order."""
@@ -71,7 +81,7 @@ class KmemCache:
         if frame is None:
             return False
         self._slabs.append(frame)
-        region = self.ctx._space().region_at(frame.addr)
+        region = self.ctx.address_space().region_at(frame.addr)
         assert region is not None
         self._slab_data[frame.addr] = region.data
         n = self.objs_per_slab()
@@ -86,8 +96,7 @@ class KmemCache:
         ctx = self.ctx
         if gfp & GFP_DIRECT_RECLAIM_BIT:  # gfpflags_allow_blocking
             ctx.might_sleep(SITE_SLAB_PRE_ALLOC)
-        if ctx._fail_allocs > 0:
-            ctx._fail_allocs -= 1
+        if ctx.should_fail_alloc():
             return 0
         if not self._free and not self._allocate_slab(gfp & ~GFP_DIRECT_RECLAIM_BIT):
             return 0
@@ -102,12 +111,12 @@ class KmemCache:
         if addr not in self._live:
             if addr in self._freed:
                 raise DoubleFree(f"kmem_cache_free({self.name}): double free of {addr:#x}",
-                                 "mm/slub.c:set_freepointer")
+                                 "mm/slub.c:set_freepointer", value=addr)
             raise BadHandle(f"kmem_cache_free({self.name}): {addr:#x} is not an object of this "
-                            "cache", "mm/slub.c:cache_from_obj")
+                            "cache", "mm/slub.c:cache_from_obj", value=addr)
         self._live.remove(addr)
         self._freed.add(addr)
-        space = self.ctx._space()
+        space = self.ctx.address_space()
         nxt = self._free[-1] if self._free else 0
         space.write_word(addr, nxt)
         self._free.append(addr)
@@ -138,13 +147,13 @@ KMALLOC_SIZES: tuple[int, ...] = (8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2
 class KmallocCaches:
     """The generic ``kmalloc-N`` caches of one model kernel (mm/slab_common.c, v5.8)."""
 
-    ctx: KernelContext
+    ctx: PageAllocator
     _caches: dict[int, KmemCache] = attrs.field(factory=dict)
     _owner: dict[int, KmemCache] = attrs.field(factory=dict)
 
     def kmalloc(self, size: int, gfp: int) -> int:
         """mm/slub.c:__kmalloc: the smallest kmalloc-N cache that holds ``size`` bytes."""
-        page = self.ctx._space().abi.page_size
+        page = self.ctx.address_space().abi.page_size
         if size <= 0:
             return 16  # ZERO_SIZE_PTR: include/linux/slab.h, ((void *)16)
         if size > page:
@@ -163,5 +172,6 @@ class KmallocCaches:
         """mm/slub.c:kfree."""
         cache = self._owner.get(addr)
         if cache is None:
-            raise BadHandle(f"kfree({addr:#x}): not a live kmalloc object", "mm/slub.c:kfree")
+            raise BadHandle(f"kfree({addr:#x}): not a live kmalloc object", "mm/slub.c:kfree",
+                            value=addr)
         cache.free(addr)

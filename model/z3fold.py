@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import attrs
 
-from model.context import GFP_HIGHMEM_BIT, GFP_MOVABLE_BIT, KernelContext, PageFrame
-from model.errors import BadAccess, BadHandle, DoubleFree, KernelBug
-from model.memory import AddressSpace
+from model.context import KernelContext
+from model.errnos import EINVAL, ENOMEM, ENOSPC
+from model.errors import BadAccess, BadHandle, DoubleFree, KernelBug, UseAfterFree
+from model.gfp import GFP_HIGHMEM_BIT, GFP_MOVABLE_BIT
+from model.memory import AddressSpace, PageFrame
 from model.slab import KmemCache
 
 NCHUNKS_ORDER = 6
@@ -33,7 +35,6 @@ SLOTS_ALIGN = 0x40
 BIG_CHUNK_GAP = 3
 PAGE_HEADLESS = 0
 HEADLESS, FIRST, MIDDLE, LAST = 0, 1, 2, 3
-EINVAL, ENOSPC, ENOMEM = 22, 28, 12
 
 
 @attrs.define(slots=True, eq=False)
@@ -139,6 +140,11 @@ class Z3foldPool:
         if (z.first_chunks == 0 or z.last_chunks == 0 or z.middle_chunks == 0):
             self.unbuddied[self.num_free_chunks(z)].append(z)
 
+    def middle_start(self, z: Z3foldHeader) -> int:
+        """The chunk a new MIDDLE buddy starts at: ``zhdr->first_chunks + ZHDR_CHUNKS``
+        (mm/z3fold.c:z3fold_alloc, v5.8)."""
+        return z.first_chunks + self.zhdr_chunks
+
     def z3fold_alloc(self, size: int, gfp: int) -> tuple[int, int]:
         """mm/z3fold.c:z3fold_alloc, v5.8: ``(0, handle)`` or ``(-errno, 0)``: -EINVAL for 0
         bytes, -ENOSPC above PAGE_SIZE, -ENOMEM."""
@@ -184,7 +190,7 @@ class Z3foldPool:
             z.last_chunks = chunks
         elif bud == MIDDLE:
             z.middle_chunks = chunks
-            z.start_middle = z.first_chunks + self.zhdr_chunks
+            z.start_middle = self.middle_start(z)
         if bud != HEADLESS:
             self._add_to_unbuddied(z)
         if z in self.lru:
@@ -199,21 +205,23 @@ class Z3foldPool:
         """(header, buddy) of a live handle: mm/z3fold.c get_z3fold_header + handle_to_buddy."""
         if handle not in self._live:
             if handle in self._freed:
-                raise DoubleFree(f"{op}: z3fold handle {handle:#x} was already freed",
-                                 f"mm/z3fold.c:{op}")
-            raise BadHandle(f"{op}: {handle:#x} is not a live z3fold handle", f"mm/z3fold.c:{op}")
+                freed = DoubleFree if op == "z3fold_free" else UseAfterFree
+                raise freed(f"{op}: z3fold handle {handle:#x} was already freed",
+                            f"mm/z3fold.c:{op}", value=handle)
+            raise BadHandle(f"{op}: {handle:#x} is not a live z3fold handle", f"mm/z3fold.c:{op}",
+                            value=handle)
         pmask = ~(self.page_size - 1)
         if handle & (1 << PAGE_HEADLESS):
             z = self._pages.get(handle & pmask)
             if z is None or not z.headless:
                 raise BadAccess(f"BUG: {op}: odd handle {handle:#x} names no headless page",
-                                f"mm/z3fold.c:{op}")
+                                f"mm/z3fold.c:{op}", value=handle)
             return z, HEADLESS
         addr = self._word(handle)
         z = self._pages.get(addr & pmask)
         if z is None:
             raise BadAccess(f"BUG: unable to handle page fault: {op}: slot {handle:#x} holds "
-                            f"{addr:#x}, in no z3fold page", f"mm/z3fold.c:{op}")
+                            f"{addr:#x}, in no z3fold page", f"mm/z3fold.c:{op}", value=addr)
         return z, (addr - z.first_num) & BUDDY_MASK
 
     def handle_to_chunks(self, handle: int) -> int:
@@ -318,8 +326,11 @@ class Z3foldPool:
 
 
 def z3fold_create_pool(space: AddressSpace, ctx: KernelContext, gfp: int = 0, *,
-                       zhdr_size: int | None = None) -> Z3foldPool:
-    """mm/z3fold.c:z3fold_create_pool, v5.8: the pool and its ``z3fold_handle`` slots cache."""
+                       zhdr_size: int | None = None,
+                       pool_class: type[Z3foldPool] | None = None) -> Z3foldPool:
+    """mm/z3fold.c:z3fold_create_pool, v5.8: the pool and its ``z3fold_handle`` slots cache;
+    ``pool_class`` is a subclass overriding some of its kernel functions (a meta-test's broken
+    z3fold)."""
     ctx.attach(space)
     abi = space.abi
     psize = abi.page_size
@@ -331,5 +342,5 @@ def z3fold_create_pool(space: AddressSpace, ctx: KernelContext, gfp: int = 0, *,
     slots_size = (BUDDY_MASK + 1) * abi.long_size + abi.long_size + 8
     cache = KmemCache("z3fold_handle", slots_size, ctx, align=SLOTS_ALIGN)
     nchunks = (psize - zaligned) >> shift
-    return Z3foldPool(space, ctx, psize, shift, chunk, zaligned, cache,
+    return (pool_class or Z3foldPool)(space, ctx, psize, shift, chunk, zaligned, cache,
                       [[] for _ in range(nchunks + 1)])

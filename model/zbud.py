@@ -14,13 +14,14 @@ from collections.abc import Callable
 
 import attrs
 
-from model.context import GFP_HIGHMEM_BIT, KernelContext, PageFrame
-from model.errors import BadAccess, BadHandle, DoubleFree, KernelBug
-from model.memory import AddressSpace
+from model.context import KernelContext
+from model.errnos import EAGAIN, EINVAL, ENOMEM, ENOSPC
+from model.errors import BadAccess, BadHandle, DoubleFree, KernelBug, UseAfterFree
+from model.gfp import GFP_HIGHMEM_BIT
+from model.memory import AddressSpace, PageFrame
 
 NCHUNKS_ORDER = 6
 FIRST, LAST = 0, 1
-EINVAL, ENOSPC, ENOMEM, EAGAIN = 22, 28, 12, 11
 
 
 @attrs.define(slots=True, eq=False)
@@ -114,13 +115,15 @@ class ZbudPool:
     def _header(self, handle: int, op: str) -> ZbudHeader:
         if handle not in self._live:
             if handle in self._freed:
-                raise DoubleFree(f"{op}: zbud handle {handle:#x} was already freed",
-                                 f"mm/zbud.c:{op}")
-            raise BadHandle(f"{op}: {handle:#x} is not a live zbud handle", f"mm/zbud.c:{op}")
+                freed = DoubleFree if op == "zbud_free" else UseAfterFree
+                raise freed(f"{op}: zbud handle {handle:#x} was already freed",
+                            f"mm/zbud.c:{op}", value=handle)
+            raise BadHandle(f"{op}: {handle:#x} is not a live zbud handle", f"mm/zbud.c:{op}",
+                            value=handle)
         zhdr = self._pages.get(handle & ~(self.page_size - 1))
         if zhdr is None:
             raise BadAccess(f"BUG: unable to handle page fault: zbud handle {handle:#x} lies in "
-                            "no zbud page", f"mm/zbud.c:{op}")
+                            "no zbud page", f"mm/zbud.c:{op}", value=handle)
         return zhdr
 
     def zbud_free(self, handle: int) -> None:
@@ -199,8 +202,11 @@ class ZbudPool:
 
 
 def zbud_create_pool(space: AddressSpace, ctx: KernelContext, gfp: int = 0,
-                     evict: Callable[[int], int] | None = None) -> ZbudPool:
-    """mm/zbud.c:zbud_create_pool, v5.8 (``CHUNK_SHIFT = PAGE_SHIFT - NCHUNKS_ORDER``)."""
+                     evict: Callable[[int], int] | None = None, *,
+                     pool_class: type[ZbudPool] | None = None) -> ZbudPool:
+    """mm/zbud.c:zbud_create_pool, v5.8 (``CHUNK_SHIFT = PAGE_SHIFT - NCHUNKS_ORDER``);
+    ``pool_class`` is a subclass overriding some of its kernel functions (a meta-test's
+    broken zbud)."""
     ctx.attach(space)
     psize = space.abi.page_size
     shift = psize.bit_length() - 1 - NCHUNKS_ORDER
@@ -209,5 +215,5 @@ def zbud_create_pool(space: AddressSpace, ctx: KernelContext, gfp: int = 0,
     if ctx.in_atomic():
         raise KernelBug("zbud_create_pool: kzalloc(GFP_KERNEL) in atomic context",
                         "mm/zbud.c:zbud_create_pool")
-    return ZbudPool(space, ctx, psize, shift, chunk, chunk, nchunks,
+    return (pool_class or ZbudPool)(space, ctx, psize, shift, chunk, chunk, nchunks,
                     [[] for _ in range(nchunks)], evict=evict)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
 from model.context import KernelContext
+from model.errnos import EINVAL
 from model.errors import InputError
 from model.memory import AddressSpace
 from model.z3fold import Z3foldPool, z3fold_create_pool
@@ -25,7 +27,6 @@ from model.zbud import ZbudPool, zbud_create_pool
 from model.zsmalloc import ERA_V58, ZsMapMode, ZsPool, zs_create_pool
 
 ZPOOL_TYPES: tuple[str, ...] = ("zsmalloc", "zbud", "z3fold")
-EINVAL = 22
 
 
 class ZpoolMapMode(enum.IntEnum):
@@ -143,27 +144,38 @@ class Zpool:
         return self.backend.live_handles()
 
 
+#: The pool class of each driver.
+_DRIVERS: dict[str, type[ZsPool | ZbudPool | Z3foldPool]] = {
+    "zsmalloc": ZsPool, "zbud": ZbudPool, "z3fold": Z3foldPool}
+
+
 def zpool_has_pool(type_: str) -> bool:
     """mm/zpool.c:zpool_has_pool (every driver of the model is built in)."""
     return type_ in ZPOOL_TYPES
 
 
 def zpool_create_pool(type_: str, name: str, gfp: int, space: AddressSpace,
-                      ctx: KernelContext, *, evict: Callable[[int], int] | None = None
+                      ctx: KernelContext, *, evict: Callable[[int], int] | None = None,
+                      driver_class: type[ZsPool | ZbudPool | Z3foldPool] | None = None
                       ) -> Zpool | None:
     """mm/zpool.c:zpool_create_pool, v5.8: NULL (None) when the pool cannot be created.
 
     zsmalloc ignores ``gfp`` and the ops; zbud keeps ``evict`` for ``zpool_shrink``.
+    ``driver_class`` is a subclass of the driver's pool overriding some of its kernel functions:
+    how a meta-test breaks one driver and shows that a property catches it.
     """
     if type_ not in ZPOOL_TYPES:
         raise InputError(f"unknown zpool type {type_!r} (known: {', '.join(ZPOOL_TYPES)})")
     backend: ZsPool | ZbudPool | Z3foldPool | None
+    cls: Any = driver_class
+    if cls is not None and not issubclass(cls, _DRIVERS[type_]):
+        raise InputError(f"{cls.__name__} is not a {_DRIVERS[type_].__name__}")
     if type_ == "zsmalloc":
-        backend = zs_create_pool(name, space, ctx, era=ERA_V58)
+        backend = zs_create_pool(name, space, ctx, era=ERA_V58, pool_class=cls)
     elif type_ == "zbud":
-        backend = zbud_create_pool(space, ctx, gfp, evict)
+        backend = zbud_create_pool(space, ctx, gfp, evict, pool_class=cls)
     else:
-        backend = z3fold_create_pool(space, ctx, gfp)
+        backend = z3fold_create_pool(space, ctx, gfp, pool_class=cls)
     if backend is None:
         return None
     return Zpool(type_, name, backend, evict)

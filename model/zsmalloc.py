@@ -1,7 +1,7 @@
 """An executable model of mm/zsmalloc.c in four eras: ``v5.8`` (the default), ``v6.1`` and
 ``v6.12`` (Debian's 6.1.192 and 6.12.118, held against the real code by
 properties/fidelity_zsmalloc.py) and ``current`` (7.1.5).  An era is a value
-(:class:`~model.zsmalloc_classes.EraFeatures`, one fact per field); the pool branches on those
+(:class:`~model.zsmalloc_classes.ZsmallocEra`, one fact per field); the pool branches on those
 facts, and each function names the kernel function and the eras it follows.
 
 Everything lives as bytes in a :class:`~model.memory.AddressSpace`:
@@ -28,7 +28,7 @@ never-allocated handle.  docs/zsmalloc.md lists what is exact and what is simpli
 
 Where the model deliberately differs from the kernel: a nested mapping on one CPU.  6.1 and
 6.12 go on after lockdep's recursive-locking report at ``local_lock(&zs_map_area.lock)``
-(:attr:`EraFeatures.nested_map_site`) and the second mapping clobbers the per-CPU area ("There
+(:attr:`ZsmallocEra.nested_map_site`) and the second mapping clobbers the per-CPU area ("There
 is no protection against nested mappings", the kernel-doc of zs_map_object says); the model
 stops there with a :class:`~model.errors.KernelBug` (tests/test_kernel_zsmalloc.py pins it).
 """
@@ -37,20 +37,25 @@ from __future__ import annotations
 
 import enum
 import struct
-import sys
 from collections.abc import Iterator
 
 import attrs
 
-from model.context import (
-    GFP_DIRECT_RECLAIM_BIT,
-    GFP_HIGHMEM_BIT,
-    GFP_KERNEL,
-    GFP_MOVABLE_BIT,
-    KernelContext,
-    PageFrame,
+from model.context import KernelContext, PageFrame
+from model.eras import ZSMALLOC_ERA_NAMES, ZSMALLOC_ERAS, ZsmallocEra
+from model.errnos import EAGAIN, EBUSY, EINVAL, ENOMEM, err_value, is_err_value
+from model.errors import (
+    BadAccess,
+    BadHandle,
+    BugOn,
+    DoubleFree,
+    InputError,
+    KernelBug,
+    MapInInterrupt,
+    NestedMapping,
+    UseAfterFree,
 )
-from model.errors import BadAccess, BadHandle, BugOn, DoubleFree, InputError, KernelBug
+from model.gfp import GFP_DIRECT_RECLAIM_BIT, GFP_HIGHMEM_BIT, GFP_KERNEL, GFP_MOVABLE_BIT
 from model.memory import AddressSpace
 from model.slab import KmemCache
 from model.zsmalloc_classes import (
@@ -59,22 +64,19 @@ from model.zsmalloc_classes import (
     ERA_V58,
     ERA_V61,
     ERA_V612,
-    ERAS,
-    FEATURES,
     OBJ_ALLOCATED_TAG,
     OBJ_TAG_BITS,
     ClassTable,
-    EraFeatures,
     SizeClassSpec,
     class_table,
     era_features,
 )
 
 __all__ = [
-    "ERAS", "ERA_CURRENT", "ERA_V58", "ERA_V61", "ERA_V612", "ClassTable", "EraFeatures",
+    "ERA_CURRENT", "ERA_V58", "ERA_V61", "ERA_V612", "ZSMALLOC_ERA_NAMES", "ClassTable",
     "MigrateLockDeadlock", "MigrateMode", "ObjectLocation", "PinDeadlock", "SizeClassSpec",
-    "ZsClassStats", "ZsMapMode", "ZsPool", "ZsPoolStats", "class_table", "era_features",
-    "zs_create_pool",
+    "ZsClassStats", "ZsMapMode", "ZsPool", "ZsPoolStats", "ZsmallocEra", "class_table",
+    "era_features", "zs_create_pool",
 ]
 
 ZSPAGE_MAGIC = 0x58
@@ -92,18 +94,10 @@ ZS_INUSE_RATIO_99 = 10
 ZS_INUSE_RATIO_100 = 11
 CUR_NR_FULLNESS = 12
 
-# errno values for IS_ERR_VALUE handles and migration results
-EINVAL = 22
-ENOSPC = 28
-ENOMEM = 12
-EAGAIN = 11
-EBUSY = 16
-MAX_ERRNO = 4095
-
 #: ``kernel BUG at`` site of ``BUG_ON(in_interrupt())`` in zs_map_object, v5.8: line 1313 of the
 #: stored 5.9-rc blob c36fdff9a371 of mm/zsmalloc.c (v5.8.1's blob 952a01e45c6a could not be
-#: read; docs/zsmalloc.md).  Each era's site is :attr:`EraFeatures.bug_map_in_interrupt`.
-BUG_MAP_IN_INTERRUPT = FEATURES[ERA_V58].bug_map_in_interrupt
+#: read; docs/zsmalloc.md).  Each era's site is :attr:`ZsmallocEra.bug_map_in_interrupt`.
+BUG_MAP_IN_INTERRUPT = ZSMALLOC_ERAS[ERA_V58].bug_map_in_interrupt
 
 
 class ZsMapMode(enum.IntEnum):
@@ -276,7 +270,7 @@ class ZsPool:
     classes: list[SizeClass]
     handle_cachep: KmemCache
     #: What the era does (:func:`~model.zsmalloc_classes.era_features` of ``era``).
-    feat: EraFeatures = FEATURES[ERA_V58]
+    feat: ZsmallocEra = ZSMALLOC_ERAS[ERA_V58]
     pages_allocated: int = 0
     pages_compacted: int = 0
     compaction_in_progress: bool = False
@@ -288,15 +282,21 @@ class ZsPool:
     obj_index_bits: int = 0
     obj_shift: int = 0
     word_mask: int = 0
-    _word: struct.Struct = attrs.field(factory=lambda: struct.Struct("<Q"))
-    #: The target's words are this host's native words (byte order and size).
-    _native_words: bool = False
+    _word: struct.Struct = attrs.field(init=False)
     _pfn_to_page: dict[int, ZsPageDesc] = attrs.field(factory=dict)
     _pins: dict[int, int] = attrs.field(factory=dict)
     _readers: list[ReadRecord] = attrs.field(factory=list)
     _fail_next: int = 0
     _serial: int = 0
     _moved: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        """The word codec of the target, and (map API) the per-CPU mapping areas, which
+        ``zs_cpu_prepare`` allocates at boot in the kernel."""
+        self._word = struct.Struct(("<" if self.endian == "little" else ">")
+                                   + ("Q" if self.ws == 8 else "I"))
+        if self.feat.map_api:
+            self._map_areas()
 
     # ------------------------------------------------------------------ encoding helpers
     def _rd(self, data: bytearray, off: int) -> int:
@@ -318,7 +318,8 @@ class ZsPool:
         page = self._pfn_to_page.get(pfn)
         if page is None:
             raise BadAccess(f"BUG: unable to handle page fault: obj {obj:#x} names pfn {pfn:#x}, "
-                            "which is no zspage page of this pool", "mm/zsmalloc.c:get_zspage")
+                            "which is no zspage page of this pool", "mm/zsmalloc.c:get_zspage",
+                            value=obj)
         return page, obj & ((1 << self.obj_index_bits) - 1)
 
     def handle_to_obj(self, handle: int) -> int:
@@ -341,22 +342,23 @@ class ZsPool:
 
     def is_err_value(self, value: int) -> bool:
         """include/linux/err.h:IS_ERR_VALUE."""
-        return value >= (1 << (8 * self.ws)) - MAX_ERRNO
+        return is_err_value(value, 8 * self.ws)
 
     def err_value(self, errno: int) -> int:
         """``(unsigned long)ERR_PTR(-errno)``."""
-        return (-errno) & self.word_mask
+        return err_value(errno, 8 * self.ws)
 
     # ------------------------------------------------------------------ handle validity
     def _check_live(self, handle: int, op: str) -> None:
         if self.handle_cachep.is_live(handle):
             return
         if self.handle_cachep.was_freed(handle):
-            raise DoubleFree(f"{op}: handle {handle:#x} was already freed (its slot is back in "
-                             f"the zs_handle slab; *handle is now a slab free pointer)",
-                             f"mm/zsmalloc.c:{op}")
+            freed = DoubleFree if op == "zs_free" else UseAfterFree
+            raise freed(f"{op}: handle {handle:#x} was already freed (its slot is back in "
+                        f"the zs_handle slab; *handle is now a slab free pointer)",
+                        f"mm/zsmalloc.c:{op}", value=handle)
         raise BadHandle(f"{op}: {handle:#x} is not a handle of pool {self.name} (never returned "
-                        "by zs_malloc)", f"mm/zsmalloc.c:{op}")
+                        "by zs_malloc)", f"mm/zsmalloc.c:{op}", value=handle)
 
     # ------------------------------------------------------------------ fullness
     def get_fullness_group(self, class_: SizeClass, zspage: Zspage) -> int:
@@ -421,9 +423,6 @@ class ZsPool:
         return None
 
     # ------------------------------------------------------------------ zspage lifetime
-    def _obj_allocated_stat(self) -> int:
-        return CUR_NR_FULLNESS if self.feat.fine_fullness else V58_NR_FULLNESS
-
     def init_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
         """mm/zsmalloc.c:init_zspage (every era): chain every object 0 -> 1 -> ... -> N-1 in
         the page bytes."""
@@ -488,7 +487,7 @@ class ZsPool:
             page.next = None
             self.ctx.free_page(page.frame)
         zspage.magic = 0
-        class_.stats[self._obj_allocated_stat()] -= class_.objs_per_zspage
+        class_.stats[self.obj_stat_index()] -= class_.objs_per_zspage
         self.pages_allocated -= class_.pages_per_zspage
 
     def free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
@@ -520,7 +519,7 @@ class ZsPool:
         else:
             zspage.pages[0].handle = handle | OBJ_ALLOCATED_TAG
         zspage.inuse += 1
-        class_.stats[self._obj_allocated_stat() + 1] += 1
+        class_.stats[self.obj_stat_index() + 1] += 1
         return self.location_to_obj(page, obj)
 
     def obj_free(self, class_: SizeClass, obj: int) -> None:
@@ -538,7 +537,7 @@ class ZsPool:
             self._wr(page.data, f_offset, zspage.freeobj << OBJ_TAG_BITS)
         zspage.freeobj = idx
         zspage.inuse -= 1
-        class_.stats[self._obj_allocated_stat() + 1] -= 1
+        class_.stats[self.obj_stat_index() + 1] -= 1
 
     def _zspage_of(self, page: ZsPageDesc) -> Zspage:
         zspage = page.zspage
@@ -659,6 +658,29 @@ class ZsPool:
     def _fail(self, errno: int) -> int:
         return self.err_value(errno) if self.feat.err_ptr else 0
 
+    # ------------------------------------------------------------------ handles and classes
+    # The kernel functions below are the documented hooks a meta-test overrides in a subclass
+    # (``zs_create_pool(..., pool_class=...)``) to break one step of the allocator.
+    def cache_alloc_handle(self, gfp: int) -> int:
+        """mm/zsmalloc.c:cache_alloc_handle (every era): a slot of the ``zs_handle`` slab, 0
+        when it fails (an injected failure first); ``kmem_cache_alloc``'s ``might_alloc()``
+        names the era's line."""
+        hgfp = gfp & ~(GFP_HIGHMEM_BIT | GFP_MOVABLE_BIT)
+        if hgfp & GFP_DIRECT_RECLAIM_BIT:
+            self.ctx.might_sleep(self.feat.might_alloc_site)
+        if self._fail_next > 0:
+            self._fail_next -= 1
+            return 0
+        return self.handle_cachep.alloc(hgfp)
+
+    def cache_free_handle(self, handle: int) -> None:
+        """mm/zsmalloc.c:cache_free_handle (every era)."""
+        self.handle_cachep.free(handle)
+
+    def get_size_class_index(self, size: int) -> int:
+        """mm/zsmalloc.c:get_size_class_index (``size`` includes ``ZS_HANDLE_SIZE``)."""
+        return self.table.get_size_class_index(size)
+
     def zs_malloc(self, size: int, gfp: int = GFP_KERNEL, nid: int = 0) -> int:
         """mm/zsmalloc.c:zs_malloc. v5.8: a handle or 0; v6.1 (:1397): a handle or
         ``ERR_PTR(-EINVAL)`` for 0 bytes and above ZS_MAX_ALLOC_SIZE, ``ERR_PTR(-ENOMEM)``;
@@ -666,22 +688,13 @@ class ZsPool:
         -ENOMEM.  ``nid`` is current's (the other eras have no such argument)."""
         if nid and not self.feat.malloc_nid:
             raise InputError(f"zs_malloc has no nid argument in the {self.era} era of zsmalloc")
-        if size == 0:
-            return self._fail(EINVAL)
-        if size > self.table.max_alloc_size or size < 0:
-            return self._fail(ENOSPC if self.feat.enospc else EINVAL)
-        # cache_alloc_handle: kmem_cache_alloc's might_alloc() first, at the era's line
-        hgfp = gfp & ~(GFP_HIGHMEM_BIT | GFP_MOVABLE_BIT)
-        if hgfp & GFP_DIRECT_RECLAIM_BIT:
-            self.ctx.might_sleep(self.feat.might_alloc_site)
-        if self._fail_next > 0:
-            self._fail_next -= 1
-            return self._fail(ENOMEM)
-        handle = self.handle_cachep.alloc(hgfp)
+        if size <= 0 or size > self.table.max_alloc_size:
+            return self._fail(self.feat.malloc_errno(size))
+        handle = self.cache_alloc_handle(gfp)
         if not handle:
             return self._fail(ENOMEM)
         size += self.ws
-        class_ = self.size_class[self.table.get_size_class_index(size)]
+        class_ = self.size_class[self.get_size_class_index(size)]
         zspage = self.find_get_zspage(class_)
         if zspage is not None:
             obj = self.obj_malloc(class_, zspage, handle)
@@ -690,7 +703,7 @@ class ZsPool:
             return handle
         zspage = self.alloc_zspage(class_, gfp)
         if zspage is None:
-            self.handle_cachep.free(handle)
+            self.cache_free_handle(handle)
             return self._fail(ENOMEM)
         obj = self.obj_malloc(class_, zspage, handle)
         newfg = self.get_fullness_group(class_, zspage)
@@ -698,7 +711,7 @@ class ZsPool:
         zspage.fullness = newfg
         self.record_obj(handle, obj)
         self.pages_allocated += class_.pages_per_zspage
-        class_.stats[self._obj_allocated_stat()] += class_.objs_per_zspage
+        class_.stats[self.obj_stat_index()] += class_.objs_per_zspage
         return handle
 
     def zs_free(self, handle: int) -> None:
@@ -728,7 +741,7 @@ class ZsPool:
         if self.feat.handle_pin:
             self._unpin_tag(handle)
             self.ctx.preempt_enable()
-        self.handle_cachep.free(handle)
+        self.cache_free_handle(handle)
 
     def payload_size(self, handle: int) -> int:
         """Bytes usable at the mapped address: ``class->size - ZS_HANDLE_SIZE``, or the whole
@@ -772,8 +785,9 @@ class ZsPool:
         feat = self.feat
         if ctx.in_interrupt():
             site = feat.bug_map_in_interrupt
-            raise BugOn(f"kernel BUG at {site}! (BUG_ON(in_interrupt()) in zs_map_object, "
-                        f"{ctx.context_name()} context on CPU#{ctx.cpu})", site)
+            raise MapInInterrupt(f"kernel BUG at {site}! (BUG_ON(in_interrupt()) in "
+                                 f"zs_map_object, {ctx.context_name()} context on "
+                                 f"CPU#{ctx.cpu})", site, value=handle)
         self._check_live(handle, "zs_map_object")
         area = self._map_areas()[ctx.cpu]
         if area.handle:
@@ -783,13 +797,13 @@ class ZsPool:
             if feat.nested_map_site:
                 lockdep = (" (lockdep: \"WARNING: possible recursive locking detected\" at "
                            f"local_lock(&zs_map_area.lock), {feat.nested_map_site})")
-            raise KernelBug(
+            raise NestedMapping(
                 f"zs_map_object: nested mapping on CPU#{ctx.cpu}: handle {handle:#x} while "
                 f"handle {area.handle:#x} (pool {area.pool}) is still mapped{lockdep}. \"There "
                 "is no protection against nested mappings\": the per-CPU zs_map_area's "
                 "vm_addr/vm_buf and vm_mm are overwritten, so the first zs_unmap_object "
                 "kunmap_atomic()s the wrong address or copies the wrong buffer back over its "
-                "object", feat.nested_map_site or "mm/zsmalloc.c:zs_map_object")
+                "object", feat.nested_map_site or "mm/zsmalloc.c:zs_map_object", value=handle)
         if feat.handle_pin:
             self._pin_tag(handle, "zs_map_object")
         class_, zspage, page, _idx, off = self._locate(handle)
@@ -898,7 +912,7 @@ class ZsPool:
                 raise BadAccess(
                     f"BUG: kernel NULL pointer dereference: zs_obj_read_begin of {mem_len} bytes "
                     f"spanning pages with local_copy={local_copy:#x}",
-                    "mm/zsmalloc.c:zs_obj_read_begin")
+                    "mm/zsmalloc.c:zs_obj_read_begin", value=local_copy)
             first = self.page_size - off
             self.space.write(local_copy,
                              bytes(page.data[off:]) + bytes(nxt.data[:mem_len - first]))
@@ -942,11 +956,13 @@ class ZsPool:
         page.data[off:] = data[:first]
         if nxt is None:
             raise BadAccess(f"BUG: kernel NULL pointer dereference: zs_obj_write of {n} bytes "
-                            "past the last page of the zspage", "mm/zsmalloc.c:zs_obj_write")
+                            "past the last page of the zspage", "mm/zsmalloc.c:zs_obj_write",
+                            value=0)
         rest = data[first:]
         if len(rest) > self.page_size:
             raise BadAccess(f"BUG: zs_obj_write of {n} bytes overruns two pages",
-                            "mm/zsmalloc.c:zs_obj_write")
+                            "mm/zsmalloc.c:zs_obj_write",
+                            value=nxt.frame.addr + self.page_size)
         nxt.data[:len(rest)] = rest
 
     def zs_obj_write_from(self, handle: int, handle_mem: int, mem_len: int) -> None:
@@ -960,13 +976,13 @@ class ZsPool:
     def zs_can_compact(self, class_: SizeClass) -> int:
         """mm/zsmalloc.c:zs_can_compact (every era; v6.1 :2016, v6.12 :1932): pages freeable
         by compacting the class."""
-        a = self._obj_allocated_stat()
+        a = self.obj_stat_index()
         allocated, used = class_.stats[a], class_.stats[a + 1]
         if allocated <= used:
             return 0
         return (allocated - used) // class_.objs_per_zspage * class_.pages_per_zspage
 
-    def _obj_head(self, page: ZsPageDesc, offset: int) -> int:
+    def obj_head(self, page: ZsPageDesc, offset: int) -> int:
         """mm/zsmalloc.c:obj_to_head (v5.8) / obj_allocated's read of the head (v6.1 :859,
         v6.12 :795, current)."""
         if page.huge:
@@ -1009,7 +1025,7 @@ class ZsPool:
         index = obj_idx
         pin = self.feat.handle_pin
         while offset < self.page_size:
-            head = self._obj_head(page, offset)
+            head = self.obj_head(page, offset)
             if head & OBJ_ALLOCATED_TAG:
                 handle = head & ~OBJ_ALLOCATED_TAG
                 if not pin or self._trypin_tag(handle):
@@ -1130,18 +1146,108 @@ class ZsPool:
             self.putback_zspage(class_, src)
         return pages_freed
 
+    def isolate_src_zspage(self, class_: SizeClass) -> Zspage | None:
+        """mm/zsmalloc.c:isolate_src_zspage (v6.12 :1612, current): the head of the emptiest
+        non-empty group, scanning ZS_INUSE_RATIO_10 up to ZS_INUSE_RATIO_99."""
+        for fg in range(ZS_INUSE_RATIO_10, ZS_INUSE_RATIO_99 + 1):
+            lst = class_.fullness_list[fg]
+            if lst:
+                zspage = lst[-1]
+                self.remove_zspage(class_, zspage, fg)
+                return zspage
+        return None
+
+    def isolate_dst_zspage(self, class_: SizeClass) -> Zspage | None:
+        """mm/zsmalloc.c:isolate_dst_zspage (v6.12 :1629, current): scanning
+        ZS_INUSE_RATIO_99 down to _10."""
+        for fg in range(ZS_INUSE_RATIO_99, ZS_INUSE_RATIO_10 - 1, -1):
+            lst = class_.fullness_list[fg]
+            if lst:
+                zspage = lst[-1]
+                self.remove_zspage(class_, zspage, fg)
+                return zspage
+        return None
+
+    def migrate_zspage_dst_first(self, class_: SizeClass, src: Zspage, dst: Zspage) -> None:
+        """mm/zsmalloc.c:migrate_zspage (v6.12 :1577, current): move objects until ``dst`` is
+        full or ``src`` empty; no pinning (the pool's migrate_lock excludes zs_free, the
+        source's zspage lock its readers)."""
+        page: ZsPageDesc | None = src.pages[0]
+        obj_idx = 0
+        size = class_.size
+        while page is not None:
+            offset = page.first_obj_offset + size * obj_idx
+            handle = 0
+            while offset < self.page_size:
+                head = self.obj_head(page, offset)
+                if head & OBJ_ALLOCATED_TAG:
+                    handle = head & ~OBJ_ALLOCATED_TAG
+                    break
+                offset += size
+                obj_idx += 1
+            if not handle:
+                page = None if page.huge else page.next
+                obj_idx = 0
+                continue
+            used_obj = self.handle_to_obj(handle)
+            free_obj = self.obj_malloc(class_, dst, handle)
+            self.zs_object_copy(class_, free_obj, used_obj)
+            obj_idx += 1
+            self.record_obj(handle, free_obj)
+            self.obj_free(class_, used_obj)
+            if dst.inuse == class_.objs_per_zspage or src.inuse == 0:
+                break
+
+    def __zs_compact_dst_first(self, class_: SizeClass) -> int:
+        """mm/zsmalloc.c:__zs_compact (v6.12 :1947, current 7.1.5): the pages it freed.  Each
+        source is write-locked before its objects move: v6.12 waits in
+        ``migrate_write_lock(src_zspage)`` (:1973) for a mapping, which the sequential model
+        cannot (:class:`MigrateLockDeadlock`); current's ``zspage_write_trylock`` gives up and
+        ends the class's compaction."""
+        feat = self.feat
+        src: Zspage | None = None
+        dst: Zspage | None = None
+        pages_freed = 0
+        while self.zs_can_compact(class_):
+            if dst is None:
+                dst = self.isolate_dst_zspage(class_)
+                if dst is None:
+                    break
+            src = self.isolate_src_zspage(class_)
+            if src is None:
+                break
+            if feat.compact_trylock_src:
+                if src.readers:  # !zspage_write_trylock(src_zspage)
+                    break
+            else:
+                try:
+                    self._migrate_write_lock(src, "zs_compact", feat.compact_src_lock_site)
+                except KernelBug:
+                    self.putback_zspage(class_, src)
+                    self.putback_zspage(class_, dst)
+                    raise
+            self.migrate_zspage_dst_first(class_, src, dst)
+            if self.putback_zspage(class_, src) == ZS_INUSE_RATIO_0:
+                self.free_zspage(class_, src)
+                pages_freed += class_.pages_per_zspage
+            src = None
+            if self.get_fullness_group(class_, dst) == ZS_INUSE_RATIO_100:
+                self.putback_zspage(class_, dst)
+                dst = None
+                self.ctx.cond_resched("mm/zsmalloc.c:__zs_compact")
+        if src is not None:
+            self.putback_zspage(class_, src)
+        if dst is not None:
+            self.putback_zspage(class_, dst)
+        return pages_freed
+
     def zs_compact(self) -> int:
         """mm/zsmalloc.c:zs_compact (v5.8; v6.1 :2100; v6.12 :2009; current): every class
         from the biggest down.  v5.8 returns the *cumulative* ``pages_compacted``; the others
         return the pages freed by this call, after adding them to ``pages_compacted`` (0 at
         once when a compaction is already in progress)."""
-        if self.feat.compact_dst_first:
-            from model.zsmalloc_current import zs_compact_class_dst_first
-
-            def per_class(class_: SizeClass) -> int:
-                return zs_compact_class_dst_first(self, class_)
-        else:
-            per_class = self.__zs_compact_v58
+        per_class = (self.__zs_compact_dst_first if self.feat.compact_dst_first
+                     else self.__zs_compact_v58)
         if not self.feat.compact_returns_freed:
             for class_ in reversed(self.classes):
                 self.pages_compacted += per_class(class_)
@@ -1230,7 +1336,7 @@ class ZsPool:
         pin = self.feat.handle_pin
         if pin:
             while pos < self.page_size:
-                head = self._obj_head(page, pos)
+                head = self.obj_head(page, pos)
                 if head & OBJ_ALLOCATED_TAG:
                     handle = head & ~OBJ_ALLOCATED_TAG
                     if not self._trypin_tag(handle):
@@ -1251,7 +1357,7 @@ class ZsPool:
                              page.handle, page.huge)
         pos = offset
         while pos < self.page_size:
-            head = self._obj_head(page, pos)
+            head = self.obj_head(page, pos)
             if head & OBJ_ALLOCATED_TAG:
                 handle = head & ~OBJ_ALLOCATED_TAG
                 old_obj = self.handle_to_obj(handle)
@@ -1277,6 +1383,15 @@ class ZsPool:
         return 0
 
     # ------------------------------------------------------------------ introspection
+    # What the kernel's own debug code can see (zs_stats_size_show, the objects of a zspage);
+    # the checkers' views (model/zsmalloc_view.py) are built on these and nothing else.
+    def page_at(self, page_addr: int) -> ZsPageDesc | None:
+        """The zspage page at ``page_addr`` (``virt_to_page``), None when it is no zspage page
+        of this pool."""
+        pfn = (page_addr - self.space.abi.page_offset) >> self.page_shift
+        page = self._pfn_to_page.get(pfn)
+        return page if page is not None and page.frame.addr == page_addr else None
+
     def object_location(self, handle: int) -> ObjectLocation:
         """Where a live handle's object is now (decoded from ``*handle``, as the kernel does)."""
         self._check_live(handle, "object_location")
@@ -1284,64 +1399,13 @@ class ZsPool:
         return ObjectLocation(class_.index, class_.size, class_.huge, zspage.serial, idx,
                               page.frame.addr, off, off + class_.size > self.page_size)
 
-    def object_locations(self, handles: Iterator[int] | list[int] | frozenset[int]
-                         ) -> dict[int, ObjectLocation]:
-        """:meth:`object_location` of many live handles at once (one pass, for checkers)."""
-        out: dict[int, ObjectLocation] = {}
-        live = self.handle_cachep._live
-        mask = self.page_size - 1
-        slab = self.handle_cachep._slab_data
-        unpack = self._word.unpack_from
-        shift = self.obj_shift
-        ibits = self.obj_index_bits
-        imask = (1 << ibits) - 1
-        pfn_to_page = self._pfn_to_page
-        size_class = self.size_class
-        for h in handles:
-            if h not in live:
-                self._check_live(h, "object_location")
-            data = slab.get(h & ~mask)
-            obj = int(unpack(data, h & mask)[0]) if data is not None else self.space.read_word(h)
-            obj = (obj & ~1 if shift else obj) >> shift
-            page = pfn_to_page.get(obj >> ibits)
-            if page is None or page.zspage is None:
-                self.obj_to_location(obj << shift)  # raises the oops
-                raise AssertionError("unreachable")
-            idx = obj & imask
-            z = page.zspage
-            c = size_class[z.class_index]
-            off = (c.size * idx) & mask
-            out[h] = ObjectLocation(c.index, c.size, c.huge, z.serial, idx, page.frame.addr, off,
-                                    off + c.size > self.page_size)
-        return out
-
-    def object_extents(self, handle: int, length: int | None = None,
-                       loc: ObjectLocation | None = None) -> tuple[tuple[int, int], ...]:
-        """The address ranges ``(start, end)`` of a live object's slot, or of its header plus
-        ``length`` payload bytes (which may run past the slot when the class is too small).
+    def read_payload(self, handle: int, n: int, loc: ObjectLocation | None = None) -> bytes:
+        """The first ``n`` payload bytes of a live object, read from its pages (not mapped);
         ``loc`` is the handle's :meth:`object_location` if the caller has it."""
         if loc is None:
             loc = self.object_location(handle)
-        page = self._pfn_to_page[(loc.page_addr - self.space.abi.page_offset) >> self.page_shift]
-        n = loc.size if length is None else length + (0 if loc.huge else self.ws)
-        first = min(n, self.page_size - loc.offset)
-        out = [(loc.page_addr + loc.offset, loc.page_addr + loc.offset + first)]
-        rest = n - first
-        nxt = page.next
-        while rest > 0 and nxt is not None:
-            k = min(rest, self.page_size)
-            out.append((nxt.frame.addr, nxt.frame.addr + k))
-            rest -= k
-            nxt = nxt.next
-        if rest > 0:
-            out.append((page.frame.addr + self.page_size, page.frame.addr + self.page_size + rest))
-        return tuple(out)
-
-    def read_payload(self, handle: int, n: int, loc: ObjectLocation | None = None) -> bytes:
-        """The first ``n`` payload bytes of a live object, read from its pages (not mapped)."""
-        if loc is None:
-            loc = self.object_location(handle)
-        page = self._pfn_to_page[(loc.page_addr - self.space.abi.page_offset) >> self.page_shift]
+        page = self.page_at(loc.page_addr)
+        assert page is not None
         off = loc.offset + (0 if loc.huge else self.ws)
         if off >= self.page_size:
             nxt = page.next
@@ -1349,37 +1413,18 @@ class ZsPool:
             return bytes(nxt.data[off - self.page_size:off - self.page_size + n])
         return self._read_slot(page, off, n)
 
-    def zspage_object_addr(self, zspage: Zspage, obj_idx: int) -> int:
-        """The address where object ``obj_idx`` of a zspage starts."""
-        o = obj_idx * self.size_class[zspage.class_index].size
-        return zspage.pages[o >> self.page_shift].frame.addr + (o & (self.page_size - 1))
-
     def zspage_heads(self, zspage: Zspage) -> tuple[int, ...]:
-        """The first word of every object of a zspage (``page->index`` for a huge one)."""
+        """The first word of every object of a zspage (``page->index`` for a huge one): the
+        ``handle | OBJ_ALLOCATED_TAG`` of an allocated object, the free link of a free one."""
         class_ = self.size_class[zspage.class_index]
         if class_.huge:
             return (zspage.pages[0].handle,)
         size = class_.size
         pages = zspage.pages
-        objs = class_.objs_per_zspage
-        if self._native_words:
-            # object starts are word-aligned: slice each page as an array of native words
-            ws = self.ws
-            step = size // ws
-            out: list[int] = []
-            for page in pages:
-                first = page.first_obj_offset // ws
-                raw = memoryview(page.data)
-                words = raw.cast("Q") if ws == 8 else raw.cast("I")
-                out.extend(words[first::step])
-                if len(out) >= objs:
-                    break
-            return tuple(out[:objs])
-        unpack = self._word.unpack_from
         shift = self.page_shift
         mask = self.page_size - 1
-        return tuple(unpack(pages[o >> shift].data, o & mask)[0]
-                     for o in range(0, objs * size, size))
+        return tuple(self._rd(pages[o >> shift].data, o & mask)
+                     for o in range(0, class_.objs_per_zspage * size, size))
 
     def zspage_freelist(self, zspage: Zspage) -> tuple[int, ...]:
         """The object indices on a zspage's freelist, walked through the link words in the page
@@ -1392,7 +1437,6 @@ class ZsPool:
         shift = self.page_shift
         mask = self.page_size - 1
         pages = zspage.pages
-        unpack = self._word.unpack_from
         out: list[int] = []
         idx = zspage.freeobj
         limit = min(max(free_count, 0), objs) + 1
@@ -1401,7 +1445,7 @@ class ZsPool:
             if not 0 <= idx < objs:
                 break
             o = idx * size
-            idx = (unpack(pages[o >> shift].data, o & mask)[0] >> OBJ_TAG_BITS) & 0xFFFFFFFF
+            idx = (self._rd(pages[o >> shift].data, o & mask) >> OBJ_TAG_BITS) & 0xFFFFFFFF
         return tuple(out)
 
     def zspages(self) -> Iterator[tuple[SizeClass, Zspage]]:
@@ -1417,10 +1461,15 @@ class ZsPool:
     def live_handles(self) -> frozenset[int]:
         return self.handle_cachep.live_objects()
 
+    def obj_stat_index(self) -> int:
+        """Where ``OBJ_ALLOCATED`` sits in a class's ``stats`` (``OBJ_USED`` follows it): after
+        the era's fullness groups (``CLASS_EMPTY..CLASS_FULL`` or ``ZS_INUSE_RATIO_*``)."""
+        return CUR_NR_FULLNESS if self.feat.fine_fullness else V58_NR_FULLNESS
+
     def class_stats(self) -> tuple[ZsClassStats, ...]:
         """mm/zsmalloc.c:zs_stats_size_show's figures for every distinct class (every era)."""
         out: list[ZsClassStats] = []
-        a = self._obj_allocated_stat()
+        a = self.obj_stat_index()
         for c in self.classes:
             allocated, used = c.stats[a], c.stats[a + 1]
             pages_used = allocated // c.objs_per_zspage * c.pages_per_zspage
@@ -1428,16 +1477,11 @@ class ZsPool:
                                     pages_used, c.pages_per_zspage, self.zs_can_compact(c)))
         return tuple(out)
 
-    def debugfs_classes(self) -> str:
-        """The text of /sys/kernel/debug/zsmalloc/<pool>/classes (``zs_stats_size_show``)."""
-        from model.zsmalloc_current import render_classes
-
-        return render_classes(self)
-
 
 def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: str = ERA_V58,
                    page_size: int | None = None, chain_size: int | None = None,
-                   physmem_bits: int | None = None) -> ZsPool | None:
+                   physmem_bits: int | None = None,
+                   pool_class: type[ZsPool] | None = None) -> ZsPool | None:
     """mm/zsmalloc.c:zs_create_pool (every era; v6.1 :2197, v6.12 :2130): a pool with the era's
     class table (NULL on failure).
 
@@ -1445,6 +1489,10 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
     pages).  ``physmem_bits`` is ``MAX_POSSIBLE_PHYSMEM_BITS``: 52 on 64-bit, 32 on 32-bit by
     default.  The context is attached to ``space``; the per-CPU mapping areas are allocated here
     (``zs_cpu_prepare`` at boot in the kernel).
+
+    ``pool_class`` is a subclass of :class:`ZsPool` overriding some of its kernel functions
+    (``obj_free``, ``record_obj``, ``cache_alloc_handle``...): how a meta-test breaks one step
+    of the allocator and shows that a property catches it.
     """
     feat = era_features(era)
     ctx.attach(space)
@@ -1468,14 +1516,8 @@ def zs_create_pool(name: str, space: AddressSpace, ctx: KernelContext, *, era: s
     size_class = [by_index[table.slot_class[i]] for i in range(table.slots)]
     classes = [by_index[s.index] for s in table.classes]
     cache = KmemCache("zs_handle", abi.long_size, ctx)
-    pool = ZsPool(name, space, ctx, era, table, size_class, classes, cache, feat,
+    pool = (pool_class or ZsPool)(name, space, ctx, era, table, size_class, classes, cache, feat,
                   ws=abi.long_size, endian=abi.endian, page_size=psize,
                   page_shift=table.page_shift, obj_index_bits=table.obj_index_bits,
                   obj_shift=table.obj_tag_bits_in_obj, word_mask=(1 << bits) - 1)
-    pool._word = struct.Struct(("<" if abi.endian == "little" else ">")
-                               + ("Q" if abi.long_size == 8 else "I"))
-    pool._native_words = (abi.endian == sys.byteorder
-                          and struct.calcsize("Q" if abi.long_size == 8 else "I") == abi.long_size)
-    if feat.map_api:
-        pool._map_areas()
     return pool

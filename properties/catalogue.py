@@ -54,9 +54,27 @@ class Property:
                                                        repr=False)
     #: Unlisted properties run only when asked for by name (``--property``): examples, tests.
     listed: bool = True
+    #: Properties of one group can be explored together by the group's machine (one run that
+    #: checks all of them at each step; see :func:`register_group`).
+    group: str | None = None
 
 
 _CATALOGUE: dict[str, Property] = {}
+#: A group's machine for a design, a target and the members it checks.
+GroupMachine = Callable[[DesignRef, Target, frozenset[str]], type[TracedMachine]]
+_GROUPS: dict[str, GroupMachine] = {}
+
+
+def register_group(name: str, machine: GroupMachine) -> None:
+    """A group of properties and the machine that checks any of them in one exploration
+    (``machine(design, target, members)``): it must fail whenever a member would fail on the
+    same steps, and never halt where a member's own machine goes on."""
+    _GROUPS[name] = machine
+
+
+def group_machine(name: str) -> GroupMachine:
+    _load_builtin_properties()
+    return _GROUPS[name]
 
 
 def register(prop: Property) -> Property:
@@ -80,8 +98,5 @@ def get_property(name: str) -> Property:
 
 def _load_builtin_properties() -> None:
     import importlib
-    import importlib.util
 
-    for mod in ("properties.dyndbg_properties",):
-        if importlib.util.find_spec(mod) is not None:
-            importlib.import_module(mod)
+    importlib.import_module("properties.dyndbg_properties")

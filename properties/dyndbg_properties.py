@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from properties.catalogue import DesignRef, Kind, Property, Target, register
-from properties.dyndbg_machine import Check, DyndbgMachine, dyndbg_machine
+from properties.catalogue import DesignRef, Kind, Property, Target, register, register_group
+from properties.dyndbg_machine import Check, DyndbgMachine, dyndbg_machine, group_check
 
 CLAIMS: dict[str, tuple[Kind, str]] = {
     "control-file": ("equivalence", "Reading the control file shows, line for line, what the "
@@ -51,8 +51,18 @@ def _claims_saving(design: DesignRef) -> bool:
     return getattr(design.factory, "saves_against", None) is not None
 
 
+def _group(design: DesignRef, target: Target, members: frozenset[str]) -> type[DyndbgMachine]:
+    return dyndbg_machine(design, target, group_check(members))
+
+
+#: The equivalence and kernel-rules properties, explored together (``Check("all")``), again
+#: without the ones a failure broke, until the rest pass.
+GROUP = "dyndbg"
+register_group(GROUP, _group)
+
 PROPERTIES: dict[str, Property] = {}
 for _name, (_kind, _claim) in CLAIMS.items():
     PROPERTIES[_name] = register(Property(
         _name, _kind, _claim, _machine(Check(_kind, _name)),
-        applies=_claims_saving if _kind == "footprint" else (lambda d: True)))
+        applies=_claims_saving if _kind == "footprint" else (lambda d: True),
+        group=None if _kind == "footprint" else GROUP))

@@ -3,9 +3,13 @@
 ``measure(design_ref, target)`` boots a design and the baseline on one fixed workload (a
 deterministic set of builtin modules and two loadable ones from the linker model, or the real
 records of ``target.corpus``), runs late init and the insmods, and returns the design's
-:class:`~model.designs.protocol.Footprint` beside the baseline's.  Every figure comes from the
-layout engine (record sizes) and the pool model (``zs_get_total_pages``, live ``zs_handle``
-objects); none is a constant.  ``dyndiet check`` prints it per design.
+:class:`~model.designs.protocol.Footprint` beside the baseline's.  The resident figures are
+*measured* (:func:`model.designs.harness.measure_resident`: the record sections and the
+design's own regions still mapped, the page allocator's pages, the slab caches' live objects,
+the tables), not taken from the design's ``footprint()``; the design's own figure is kept as
+``reported_resident_bytes`` and a disagreement is flagged (``footprint_agrees``), so a design
+that under-reports is not printed as saving what it does not.  ``dyndiet check`` prints it per
+design.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import attrs
 
 from model.abi import get_abi
 from model.corpus import corpus_images, load_corpus
-from model.designs.harness import DyndbgKernel
+from model.designs.harness import DyndbgKernel, measure_resident
 from model.designs.protocol import Footprint
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
 from model.memory import AddressSpace
@@ -81,15 +85,19 @@ def footprint_of(cls: Any, target: Target, jump_label: bool = True) -> Footprint
     return fp
 
 
-def measure(design: DesignRef, target: Target) -> dict[str, int]:
+def measure(design: DesignRef, target: Target) -> dict[str, Any]:
     """The design's footprint and the baseline's resident bytes on the workload (CONFIG_JUMP_LABEL
-    on), as ``dyndiet check`` prints it."""
+    on), as ``dyndiet check`` prints it: the breakdown the design reports, the resident bytes
+    measured (:func:`~model.designs.harness.measure_resident`) for both, and whether the
+    design's own figure agrees with the measurement."""
     from model.designs import builtin_designs
 
     if not callable(getattr(design.factory, "footprint", None)):
         return {}  # not a dynamic-debug design (a toy of the tool's own tests)
-    fd = footprint_of(design.factory, target)
-    fb = footprint_of(builtin_designs()["section"], target)
+    kd = boot_workload(design.factory, target)
+    kb = boot_workload(builtin_designs()["section"], target)
+    fd: Footprint = kd.design.footprint()
+    md, mb = measure_resident(kd), measure_resident(kb)
     return {
         "callsites": fd.callsites,
         "section_bytes": fd.section_bytes,
@@ -99,7 +107,12 @@ def measure(design: DesignRef, target: Target) -> dict[str, int]:
         "handle_bytes": fd.handle_bytes,
         "table_bytes": fd.table_bytes,
         "other_bytes": fd.other_bytes,
-        "resident_bytes": fd.resident_bytes,
-        "baseline_resident_bytes": fb.resident_bytes,
-        "saved_bytes": fb.resident_bytes - fd.resident_bytes,
+        "resident_bytes": md.resident_bytes,
+        "reported_resident_bytes": fd.resident_bytes,
+        "footprint_agrees": fd.resident_bytes == md.resident_bytes,
+        "measured_section_bytes": md.section_bytes,
+        "measured_page_bytes": md.page_bytes,
+        "measured_slab_bytes": md.slab_bytes,
+        "baseline_resident_bytes": mb.resident_bytes,
+        "saved_bytes": mb.resident_bytes - md.resident_bytes,
     }

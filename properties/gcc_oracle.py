@@ -23,6 +23,7 @@ from pathlib import Path
 
 import attrs
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from model.abi import Abi
 from model.layout import Layout, Member, RecordType
@@ -118,6 +119,8 @@ def _sizes(elf: ELFFile, endian: str) -> list[int]:
 
 def _symbols(elf: ELFFile) -> dict[str, bytes]:
     symtab = elf.get_section_by_name(".symtab")
+    if not isinstance(symtab, SymbolTableSection):
+        raise ValueError("the object file has no symbol table")
     symbols: dict[str, bytes] = {}
     for sym in symtab.iter_symbols():
         if sym.name in ("dd_sizes",) or (sym.name.startswith("v") and sym.name[1:].isdigit()):
@@ -151,8 +154,8 @@ def _read_object(blob: bytes, names: Sequence[str]) -> dict[str, TypeFacts]:
                     types[name] = die
     out: dict[str, TypeFacts] = {}
     for i, name in enumerate(names):
-        die = types.get(name)
-        members = _members(die, 0) if die is not None else ()
+        found = types.get(name)
+        members = _members(found, 0) if found is not None else ()
         out[name] = TypeFacts(name, sizes[2 * i], sizes[2 * i + 1], members,
                               symbols.get(f"v{i}", b""))
     return out

@@ -1,249 +1,278 @@
 """A rule-based state machine over zpool (v5.8) with each of its three drivers.
 
-Rules: ``zpool_malloc`` of sizes around every driver's limits (0, zbud's 3968/3969, z3fold's
-headless threshold 3904/3905, 4096/4097) with the out-parameter checked against the driver's
-failure rule, ``zpool_free``, and writes/reads through ``zpool_map_handle`` (RW/RO/WO).
+Live handles travel in a :class:`~hypothesis.stateful.Bundle`.  Rules: ``zpool_malloc`` of
+sizes around every driver's limits (0, zbud's 3968/3969, z3fold's headless threshold
+3904/3905, 4096/4097) with the out-parameter checked against the driver's failure rule,
+``zpool_free`` (consuming the handle), and reads and writes through ``zpool_map_handle``.
 
-Invariants, one fact each:
+Invariants, one fact each, on what the last step touched (the handle it allocated or wrote,
+and every handle sharing a page with one it freed, which z3fold may have moved):
 
-* :func:`inv_encoding`: every live handle has its driver's encoding (zsmalloc: 8-aligned slab
-  address; zbud: ``page + 64`` or ``page + 4096 - 64*k``; z3fold: slot address ``% 64`` in
+* :meth:`~ZpoolMachine.encoding`: a live handle has its driver's encoding (zsmalloc: 8-aligned
+  slab address; zbud: ``page + 64`` or ``page + 4096 - 64*k``; z3fold: slot address ``% 64`` in
   0/8/16/24, or ``page | 1`` -- odd -- exactly for headless sizes);
-* :func:`inv_contents`: what each mapped handle shows is what was written;
-* :func:`inv_no_overlap`: live objects' bytes never overlap;
-* :func:`inv_total_size`: ``zpool_get_total_size`` is the pages the live handles occupy.
+* :meth:`~ZpoolMachine.contents`: what a mapped handle shows is what was written;
+* :meth:`~ZpoolMachine.no_overlap`: a live object's bytes overlap no other live object's;
+* :meth:`~ZpoolMachine.total_size`: ``zpool_get_total_size`` is the pages the live handles
+  occupy.
 
-:data:`MUTANTS` break one driver each, for the meta-tests.
+:data:`MUTANTS` break one driver each, through ``zpool_create_pool(..., driver_class=...)``,
+for the meta-tests.
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import Bundle, consumes, invariant, multiple, rule
 
 from model.abi import get_abi
-from model.context import GFP_KERNEL, KernelContext
+from model.context import KernelContext
+from model.errnos import EINVAL, ENOSPC
+from model.gfp import GFP_KERNEL
 from model.memory import AddressSpace
-from model.z3fold import MIDDLE, Z3foldHeader, Z3foldPool
+from model.z3fold import Z3foldHeader, Z3foldPool
 from model.zbud import ZbudPool
-from model.zpool import Zpool, ZpoolMapMode, zpool_create_pool
+from model.zpool import ZpoolMapMode, zpool_create_pool
 from model.zsmalloc import ZsPool
+from model.zsmalloc_view import object_extents
+from properties.tracing import TracedMachine, checked, traced
 
 PATTERN = bytes((i * 53 + 17) & 0xFF for i in range(8192 + 256))
-SIZES = st.one_of(st.integers(1, 4096),
-                  st.sampled_from([0, 3904, 3905, 3968, 3969, 4096, 4097, 64, 65]))
-
-ZpoolFactory = Callable[[str, AddressSpace, KernelContext], Zpool]
-
-
-def default_zpool(type_: str, space: AddressSpace, ctx: KernelContext) -> Zpool:
-    z = zpool_create_pool(type_, f"zpool-{type_}", GFP_KERNEL, space, ctx)
-    assert z is not None
-    return z
+SIZES = st.integers(1, 4096) | st.sampled_from((0, 3904, 3905, 3968, 3969, 4096, 4097, 64, 65))
+INVARIANTS: tuple[str, ...] = ("encoding", "contents", "no_overlap", "total_size")
+Driver = ZsPool | ZbudPool | Z3foldPool
 
 
-def expected_failure(type_: str, size: int, backend: object) -> int:
+def expected_failure(type_: str, size: int, backend: Driver) -> int:
     """The return of ``zpool_malloc`` for ``size`` (0 = success) per driver, v5.8."""
     if type_ == "zsmalloc":
         return -1 if size == 0 or size > 4096 else 0
-    if type_ == "zbud":
-        assert isinstance(backend, ZbudPool)
-        if size == 0:
-            return -22
-        return -28 if size > backend.max_alloc() else 0
     if size == 0:
-        return -22
-    return -28 if size > 4096 else 0
+        return -EINVAL
+    limit = backend.max_alloc() if isinstance(backend, ZbudPool) else 4096
+    return -ENOSPC if size > limit else 0
 
 
-# --------------------------------------------------------------------------- invariants
-def inv_encoding(z: Zpool, oracle: dict[int, bytes]) -> str | None:
-    """Every live handle is encoded as its driver encodes handles."""
-    b = z.backend
-    for h, data in oracle.items():
-        if isinstance(b, ZsPool):
-            if h == 0 or h % 8:
-                return f"zsmalloc handle {h:#x} is not a non-zero multiple of 8"
-        elif isinstance(b, ZbudPool):
-            in_page = h & (b.page_size - 1)
-            if h % b.chunk_size or not (in_page == b.zhdr_size_aligned
-                                        or in_page >= b.zhdr_size_aligned + b.chunk_size):
-                return f"zbud handle {h:#x} is not page+64 or page+4096-64*k"
-        else:
-            assert isinstance(b, Z3foldPool)
-            headless = len(data) > b.headless_threshold()
-            if headless != bool(h & 1):
-                return (f"z3fold handle {h:#x} for {len(data)} bytes: odd={bool(h & 1)}, "
-                        f"headless={headless}")
-            if not headless and h % 64 not in (0, 8, 16, 24):
-                return f"z3fold slot handle {h:#x} is not slots + 8*idx"
-    return None
+def _fact(fn: Callable[[ZpoolMachine], None]) -> Callable[[ZpoolMachine], None]:
+    """An invariant named ``fn.__name__``: it runs when it is one of the machine's ``CHECKS``
+    and the last step touched a handle."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def wrapper(self: ZpoolMachine) -> None:
+        if name in self.CHECKS and self.touched_at == len(self.steps):
+            fn(self)
+
+    return wrapper
 
 
-def _read(z: Zpool, h: int, n: int) -> bytes:
-    addr = z.zpool_map_handle(h, ZpoolMapMode.ZPOOL_MM_RO)
-    try:
-        return z.backend.space.read(addr, n)
-    finally:
-        z.zpool_unmap_handle(h)
-
-
-def inv_contents(z: Zpool, oracle: dict[int, bytes]) -> str | None:
-    """Each live handle maps to the bytes last written through it."""
-    for h, data in oracle.items():
-        if _read(z, h, len(data)) != data:
-            return f"handle {h:#x}: mapped bytes differ from what was written"
-    return None
-
-
-def inv_no_overlap(z: Zpool, oracle: dict[int, bytes]) -> str | None:
-    """Live objects' bytes (at their mapped addresses) never overlap."""
-    spans: list[tuple[int, int, int]] = []
-    for h, data in oracle.items():
-        addr = z.zpool_map_handle(h, ZpoolMapMode.ZPOOL_MM_RO)
-        z.zpool_unmap_handle(h)
-        if isinstance(z.backend, ZsPool):
-            spans.extend((a, b, h) for a, b in z.backend.object_extents(h, len(data)))
-        else:
-            spans.append((addr, addr + len(data), h))
-    spans.sort()
-    for (_a1, b1, h1), (a2, _b2, h2) in itertools.pairwise(spans):
-        if a2 < b1 and h1 != h2:
-            return f"handles {h1:#x} and {h2:#x} overlap at {a2:#x}"
-    return None
-
-
-def inv_total_size(z: Zpool, oracle: dict[int, bytes]) -> str | None:
-    """zpool_get_total_size counts exactly the pages live objects occupy (zbud, z3fold) or
-    the zspages' pages (zsmalloc)."""
-    b = z.backend
-    if isinstance(b, ZsPool):
-        pages = sum(c.pages_per_zspage for c, _z in b.zspages())
-    else:
-        psize = b.page_size
-        used: set[int] = set()
-        for h in oracle:
-            addr = z.zpool_map_handle(h, ZpoolMapMode.ZPOOL_MM_RO)
-            z.zpool_unmap_handle(h)
-            used.add(addr & ~(psize - 1))
-        pages = len(used)
-    if z.zpool_get_total_size() != pages * b.page_size:
-        return f"zpool_get_total_size {z.zpool_get_total_size()} for {pages} pages in use"
-    return None
-
-
-INVARIANTS: dict[str, Callable[[Zpool, dict[int, bytes]], str | None]] = {
-    "encoding": inv_encoding,
-    "contents": inv_contents,
-    "no_overlap": inv_no_overlap,
-    "total_size": inv_total_size,
-}
-
-
-class ZpoolMachine(RuleBasedStateMachine):
+class ZpoolMachine(TracedMachine):
     """Drives one zpool of ``TYPE`` (``zsmalloc``, ``zbud`` or ``z3fold``)."""
 
-    TYPE: str = "zbud"
-    FACTORY: ZpoolFactory = staticmethod(default_zpool)
-    CHECKS: tuple[str, ...] = tuple(INVARIANTS)
-    last_steps: ClassVar[list[str]] = []
+    TYPE: ClassVar[str] = "zbud"
+    #: A subclass of the driver's pool (a mutant of :data:`MUTANTS`), or None.
+    DRIVER_CLASS: ClassVar[type[Driver] | None] = None
+    CHECKS: ClassVar[frozenset[str]] = frozenset(INVARIANTS)
+
+    objects = Bundle("handles")
 
     def __init__(self) -> None:
         super().__init__()
         self.space = AddressSpace(get_abi("x86_64"))
         self.ctx = KernelContext()
-        self.zpool = type(self).FACTORY(self.TYPE, self.space, self.ctx)
+        z = zpool_create_pool(self.TYPE, f"zpool-{self.TYPE}", GFP_KERNEL, self.space,
+                              self.ctx, driver_class=self.DRIVER_CLASS)
+        assert z is not None
+        self.zpool = z
+        self.backend = z.backend
+        self.page_size = self.space.abi.page_size
         self.oracle: dict[int, bytes] = {}
-        self.order: list[int] = []
-        self.steps: list[str] = []
-        type(self).last_steps = self.steps
+        #: handle -> the page its object starts in (zbud, z3fold: objects stay in their page).
+        self.page_of: dict[int, int] = {}
+        self.seed = 0
+        self.touched_at = -1
+        self.touched: set[int] = set()
 
-    @staticmethod
-    def _payload(seed: int, n: int) -> bytes:
-        return PATTERN[seed:seed + n]
+    def _touch(self, *handles: int) -> None:
+        step = len(self.steps)
+        if self.touched_at != step:
+            self.touched_at = step
+            self.touched = set()
+        self.touched.update(handles)
 
-    @rule(size=SIZES, mode=st.sampled_from([ZpoolMapMode.ZPOOL_MM_WO, ZpoolMapMode.ZPOOL_MM_RW]),
-          seed=st.integers(0, 255))
-    def malloc(self, size: int, mode: ZpoolMapMode, seed: int) -> None:
-        self.steps.append(f"malloc({size})")
+    def _payload(self, n: int) -> bytes:
+        self.seed = (self.seed + 89) & 0xFF
+        return PATTERN[self.seed:self.seed + n]
+
+    def _addr(self, h: int) -> int:
+        addr = self.zpool.zpool_map_handle(h, ZpoolMapMode.ZPOOL_MM_RO)
+        self.zpool.zpool_unmap_handle(h)
+        return addr
+
+    def _extents(self, h: int) -> tuple[tuple[int, int], ...]:
+        n = len(self.oracle[h])
+        if isinstance(self.backend, ZsPool):
+            return object_extents(self.backend, h, n)
+        addr = self._addr(h)
+        return ((addr, addr + n),)
+
+    # -- rules -----------------------------------------------------------------------------
+    @rule(target=objects, size=SIZES,
+          mode=st.sampled_from((ZpoolMapMode.ZPOOL_MM_WO, ZpoolMapMode.ZPOOL_MM_RW)))
+    @traced
+    def malloc(self, size: int, mode: ZpoolMapMode) -> Any:
+        """zpool_malloc, the out-parameter checked; a write of the payload."""
         before = 0x5A5A5A5A  # what *handle held before the call
         r = self.zpool.zpool_malloc(size, GFP_KERNEL, before)
-        want = expected_failure(self.TYPE, size, self.zpool.backend)
+        want = expected_failure(self.TYPE, size, self.backend)
         assert r.ret == want, f"zpool_malloc({size}) returned {r.ret}, expected {want}"
         if r.ret:
             expect_handle = 0 if self.TYPE == "zsmalloc" else before
             assert r.handle == expect_handle, f"*handle after failure is {r.handle:#x}"
-            return
-        data = self._payload(seed, size)
-        addr = self.zpool.zpool_map_handle(r.handle, mode)
+            return multiple()
+        h = r.handle
+        data = self._payload(size)
+        addr = self.zpool.zpool_map_handle(h, mode)
         self.space.write(addr, data)
-        self.zpool.zpool_unmap_handle(r.handle)
-        self.oracle[r.handle] = data
-        self.order.append(r.handle)
-
-    @precondition(lambda self: bool(self.order))
-    @rule(i=st.integers(0, 1 << 16))
-    def free(self, i: int) -> None:
-        self.steps.append("free")
-        h = self.order.pop(i % len(self.order))
-        self.zpool.zpool_free(h)
-        del self.oracle[h]
-
-    @precondition(lambda self: bool(self.order))
-    @rule(i=st.integers(0, 1 << 16), write=st.booleans(), seed=st.integers(0, 255))
-    def access(self, i: int, write: bool, seed: int) -> None:
-        self.steps.append(f"access(write={write})")
-        h = self.order[i % len(self.order)]
-        n = len(self.oracle[h])
-        addr = self.zpool.zpool_map_handle(h, ZpoolMapMode.ZPOOL_MM_RW)
-        assert self.space.read(addr, n) == self.oracle[h]
-        if write:
-            data = self._payload(seed, n)
-            self.space.write(addr, data)
-            self.oracle[h] = data
         self.zpool.zpool_unmap_handle(h)
+        self.oracle[h] = data
+        self.page_of[h] = addr & ~(self.page_size - 1)
+        self._touch(h)
+        return h
+
+    @rule(handle=consumes(objects))
+    @traced
+    def free(self, handle: int) -> None:
+        """zpool_free; the objects sharing its page may move (z3fold compacts the page)."""
+        page = self.page_of.pop(handle)
+        del self.oracle[handle]
+        self.zpool.zpool_free(handle)
+        self._touch(*(h for h, p in self.page_of.items() if p == page))
+
+    @rule(handle=objects, write=st.booleans())
+    @traced
+    def access(self, handle: int, write: bool) -> None:
+        """Map RW: the bytes are what was written; perhaps write new ones."""
+        n = len(self.oracle[handle])
+        addr = self.zpool.zpool_map_handle(handle, ZpoolMapMode.ZPOOL_MM_RW)
+        shown = self.space.read(addr, n)
+        if write:
+            data = self._payload(n)
+            self.space.write(addr, data)
+            self.oracle[handle] = data
+            self._touch(handle)
+        self.zpool.zpool_unmap_handle(handle)
+        assert shown == self.oracle[handle] or write, "the mapping shows other bytes"
+
+    # -- invariants ------------------------------------------------------------------------
+    def _fail(self, name: str, problem: str) -> None:
+        raise AssertionError(f"invariant {name}: {problem}")
 
     @invariant()
-    def invariants_hold(self) -> None:
-        for name in self.CHECKS:
-            problem = INVARIANTS[name](self.zpool, self.oracle)
-            assert problem is None, f"invariant {name}: {problem}"
+    @checked
+    @_fact
+    def encoding(self) -> None:
+        """Every touched live handle is encoded as its driver encodes handles."""
+        b = self.backend
+        for h in self.touched:
+            if h not in self.oracle:
+                continue
+            if isinstance(b, ZsPool):
+                if h == 0 or h % 8:
+                    self._fail("encoding", f"zsmalloc handle {h:#x} is not a non-zero "
+                               "multiple of 8")
+            elif isinstance(b, ZbudPool):
+                in_page = h & (b.page_size - 1)
+                if h % b.chunk_size or not (in_page == b.zhdr_size_aligned
+                                            or in_page >= b.zhdr_size_aligned + b.chunk_size):
+                    self._fail("encoding", f"zbud handle {h:#x} is not page+64 or "
+                               "page+4096-64*k")
+            else:
+                headless = len(self.oracle[h]) > b.headless_threshold()
+                if headless != bool(h & 1):
+                    self._fail("encoding", f"z3fold handle {h:#x} for {len(self.oracle[h])} "
+                               f"bytes: odd={bool(h & 1)}, headless={headless}")
+                if not headless and h % 64 not in (0, 8, 16, 24):
+                    self._fail("encoding", f"z3fold slot handle {h:#x} is not slots + 8*idx")
+
+    @invariant()
+    @checked
+    @_fact
+    def contents(self) -> None:
+        """Each touched live handle maps to the bytes last written through it."""
+        for h in self.touched:
+            data = self.oracle.get(h)
+            if data is None:
+                continue
+            addr = self.zpool.zpool_map_handle(h, ZpoolMapMode.ZPOOL_MM_RO)
+            got = self.space.read(addr, len(data))
+            self.zpool.zpool_unmap_handle(h)
+            if got != data:
+                self._fail("contents", f"handle {h:#x}: mapped bytes differ from what was "
+                           "written")
+
+    @invariant()
+    @checked
+    @_fact
+    def no_overlap(self) -> None:
+        """A touched live object's bytes overlap no other live object's."""
+        mine = [(h, self._extents(h)) for h in self.touched if h in self.oracle]
+        if not mine:
+            return
+        for other in self.oracle:
+            theirs = self._extents(other)
+            for h, spans in mine:
+                if h == other:
+                    continue
+                for a1, b1 in spans:
+                    for a2, b2 in theirs:
+                        if a1 < b2 and a2 < b1:
+                            self._fail("no_overlap", f"handles {h:#x} and {other:#x} overlap "
+                                       f"at {max(a1, a2):#x}")
+
+    @invariant()
+    @checked
+    @_fact
+    def total_size(self) -> None:
+        """zpool_get_total_size counts exactly the pages live objects occupy (zbud, z3fold) or
+        the zspages' pages (zsmalloc)."""
+        b = self.backend
+        if isinstance(b, ZsPool):
+            pages = sum(c.pages_per_zspage for c, _z in b.zspages())
+        else:
+            pages = len(set(self.page_of.values()))
+        if self.zpool.zpool_get_total_size() != pages * b.page_size:
+            self._fail("total_size", f"zpool_get_total_size {self.zpool.zpool_get_total_size()} "
+                       f"for {pages} pages in use")
 
 
-def zpool_machine_for(type_: str, factory: ZpoolFactory | None = None,
+def zpool_machine_for(type_: str, driver_class: type[Driver] | None = None,
                       checks: tuple[str, ...] | None = None) -> type[ZpoolMachine]:
-    attrs: dict[str, object] = {"TYPE": type_}
-    if factory is not None:
-        attrs["FACTORY"] = staticmethod(factory)
+    """A machine class for ``type_``, optionally over a mutant driver, checking ``checks``."""
+    attributes: dict[str, Any] = {"TYPE": type_, "DRIVER_CLASS": driver_class}
     if checks is not None:
-        attrs["CHECKS"] = checks
-    return type(f"ZpoolMachine_{type_}", (ZpoolMachine,), attrs)
+        attributes["CHECKS"] = frozenset(checks)
+    name = f"ZpoolMachine_{type_}"
+    if driver_class is not None:
+        name += f"_{driver_class.__name__}"
+    return ZpoolMachine.fresh_class(name, **attributes)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- mutants
-class _Z3foldMiddleOffByOne(Z3foldPool):
+class Z3foldMiddleOffByOne(Z3foldPool):
     """The MIDDLE buddy starts one chunk early (``first_chunks + ZHDR_CHUNKS - 1``): into the
     FIRST buddy's last chunk."""
 
-    __slots__ = ()
-
-    def z3fold_alloc(self, size: int, gfp: int) -> tuple[int, int]:
-        ret, handle = super().z3fold_alloc(size, gfp)
-        if ret == 0 and not handle & 1:
-            z, bud = self._lookup(handle, "z3fold_alloc")
-            if bud == MIDDLE:
-                z.start_middle -= 1
-        return ret, handle
+    def middle_start(self, z: Z3foldHeader) -> int:
+        return super().middle_start(z) - 1
 
 
-class _ZbudPagesNeverGiveBack(ZbudPool):
+class ZbudPagesNeverGiveBack(ZbudPool):
     """zbud_free forgets ``pool->pages_nr--`` when it frees an empty page."""
-
-    __slots__ = ()
 
     def zbud_free(self, handle: int) -> None:
         before = self.pages_nr
@@ -251,10 +280,8 @@ class _ZbudPagesNeverGiveBack(ZbudPool):
         self.pages_nr = before
 
 
-class _Z3foldCompactionForgetsToMove(Z3foldPool):
+class Z3foldCompactionForgetsToMove(Z3foldPool):
     """z3fold_compact_page updates the header but never moves the middle buddy's bytes."""
-
-    __slots__ = ()
 
     def z3fold_compact_page(self, z: Z3foldHeader) -> bool:
         region = self.space.region_at(z.frame.addr)
@@ -265,28 +292,19 @@ class _Z3foldCompactionForgetsToMove(Z3foldPool):
         return moved
 
 
-def _retyped(cls: type) -> ZpoolFactory:
-    def make(type_: str, space: AddressSpace, ctx: KernelContext) -> Zpool:
-        z = default_zpool(type_, space, ctx)
-        z.backend.__class__ = cls
-        return z
-    return make
-
-
-def _zbud_with_72_byte_header(type_: str, space: AddressSpace, ctx: KernelContext) -> Zpool:
+class ZbudHeaderNotChunkAligned(ZbudPool):
     """ZHDR_SIZE_ALIGNED computed as 72 instead of one chunk: internally consistent, but the
     handles are no longer chunk-aligned."""
-    z = default_zpool(type_, space, ctx)
-    assert isinstance(z.backend, ZbudPool)
-    z.backend.zhdr_size_aligned = 72
-    return z
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.zhdr_size_aligned = 72
 
 
-#: name -> (zpool type, factory, the invariant that catches it)
-MUTANTS: dict[str, tuple[str, ZpoolFactory, str]] = {
-    "z3fold_middle_off_by_one": ("z3fold", _retyped(_Z3foldMiddleOffByOne), "no_overlap"),
-    "zbud_header_not_chunk_aligned": ("zbud", _zbud_with_72_byte_header, "encoding"),
-    "zbud_pages_never_given_back": ("zbud", _retyped(_ZbudPagesNeverGiveBack), "total_size"),
-    "z3fold_compaction_forgets_to_move": ("z3fold", _retyped(_Z3foldCompactionForgetsToMove),
-                                          "contents"),
+#: name -> (zpool type, the broken driver class, the invariant that catches it)
+MUTANTS: dict[str, tuple[str, type[Driver], str]] = {
+    "z3fold_middle_off_by_one": ("z3fold", Z3foldMiddleOffByOne, "no_overlap"),
+    "zbud_header_not_chunk_aligned": ("zbud", ZbudHeaderNotChunkAligned, "encoding"),
+    "zbud_pages_never_given_back": ("zbud", ZbudPagesNeverGiveBack, "total_size"),
+    "z3fold_compaction_forgets_to_move": ("z3fold", Z3foldCompactionForgetsToMove, "contents"),
 }

@@ -1,44 +1,51 @@
 """A rule-based state machine that drives a zsmalloc pool against a simple oracle.
 
 The oracle is a map ``handle -> bytes`` of what each live object holds (its requested length).
-Rules: ``zs_malloc`` of any size (0 and over the limit included, with GFP_KERNEL / GFP_ATOMIC /
-GFP_NOWAIT, in process or hardirq context, and with injected failures), ``zs_free``, access
-through a mapping in each mode (v5.8, v6.1, v6.12) or ``zs_obj_read_begin/end`` and
-``zs_obj_write`` (current), mappings or reads held across steps on a CPU, CPU switches,
-``zs_compact`` and page migration.  The misuse the kernel punishes is exercised too and must
-raise the model's typed exceptions (sleeping while mapped, a nested mapping, mapping in
-interrupt context, migration or compaction waiting for a mapping).  The machine asks the era's
-facts (:class:`~model.zsmalloc_classes.EraFeatures`), not its name.
+Live handles travel in a :class:`~hypothesis.stateful.Bundle`: ``zs_malloc`` adds one,
+``zs_free`` consumes it.  Rules, one kernel call (or one misuse) each: ``zs_malloc`` of any
+size in process context, of a size the era refuses, with an injected failure, in hardirq
+context; ``zs_free``; access through a mapping in each mode (v5.8, v6.1, v6.12) or
+``zs_obj_read_begin/end`` and ``zs_obj_write`` (current); a mapping or read held across steps
+on a CPU and its release; CPU switches; ``zs_compact``; page migration; a burst that fills,
+fragments and compacts a class.  The misuse the kernel punishes must raise the model's typed
+exceptions (sleeping while mapped, a nested mapping, mapping in interrupt context, mapping a
+pinned handle).  The machine asks the era's facts (:class:`~model.eras.ZsmallocEra`), not its
+name.
 
-Invariants, one fact each:
+Invariants, one fact each, checked on what the last step touched (the classes whose zspages it
+changed, the handles whose bytes it wrote or moved; compaction and migration touch every busy
+class):
 
-* :func:`inv_no_overlap`: live objects (header + requested bytes) never overlap;
-* :func:`inv_contents`: every live object holds what the oracle says (so contents survive
-  compaction and migration);
-* :func:`inv_handles`: the live handles are exactly the oracle's, unique, non-zero,
-  word-aligned, and each still decodes to a zspage object whose header names it;
-* :func:`inv_accounting`: pages, objects and fullness groups agree with the zspages;
-* :func:`inv_freelists`: every free object is on exactly one freelist, every allocated one on
-  none.
+* :meth:`~ZsPoolMachine.no_overlap`: live objects (header + requested bytes) never overlap each
+  other or a free object's link;
+* :meth:`~ZsPoolMachine.contents`: every touched live object holds what the oracle says (so
+  contents survive compaction and migration);
+* :meth:`~ZsPoolMachine.handles`: the live handles are exactly the oracle's, each allocated
+  object is named by one of them, and that handle decodes back to it;
+* :meth:`~ZsPoolMachine.accounting`: pages, objects and fullness groups agree with the zspages;
+* :meth:`~ZsPoolMachine.freelists`: every free object is on exactly one freelist, every
+  allocated one on none.
 
-:data:`MUTANTS` are deliberately broken pools, one per thinko, for the meta-tests.
+:data:`MUTANTS` break one kernel function each, through the pool's documented hook
+(``zs_create_pool(..., pool_class=...)``: a :class:`~model.zsmalloc.ZsPool` subclass), for the
+meta-tests.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
-import operator
-import sys
-from collections import Counter
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import Bundle, consumes, invariant, multiple, precondition, rule
 
 from model.abi import get_abi
-from model.context import GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT, KernelContext
-from model.errors import BugOn, KernelBug, SleepingInInvalidContext
+from model.context import KernelContext
+from model.errnos import ENOMEM
+from model.errors import BugOn, KernelBug, NestedMapping, SleepingInInvalidContext
+from model.gfp import GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT
 from model.memory import AddressSpace
 from model.zsmalloc import (
     ERA_CURRENT,
@@ -46,7 +53,6 @@ from model.zsmalloc import (
     ERA_V61,
     ERA_V612,
     MigrateLockDeadlock,
-    ObjectLocation,
     SizeClass,
     ZsMapMode,
     Zspage,
@@ -54,320 +60,87 @@ from model.zsmalloc import (
     zs_create_pool,
 )
 from model.zsmalloc_classes import OBJ_ALLOCATED_TAG
+from model.zsmalloc_view import object_extents, zspage_object_addr
+from properties.tracing import TracedMachine, checked, traced
 
 #: A fixed byte pattern; payloads are slices of it, so a shifted copy never looks right.
 PATTERN = bytes((i * 37 + (i >> 8) * 11 + 5) & 0xFF for i in range(8192 + 256))
 
-GFPS = (GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT)
+#: The gfp masks a process-context ``zs_malloc`` uses.
+GFPS: tuple[int, ...] = (GFP_KERNEL, GFP_ATOMIC, GFP_NOWAIT)
+#: Sizes around the class boundaries that matter (the huge classes, the last class).
+EDGE_SIZES: tuple[int, ...] = (1, 3256, 3257, 3624, 3625, 4088, 4089, 4096)
+#: Sizes every era refuses (0 and above ``ZS_MAX_ALLOC_SIZE``).
+REFUSED_SIZES: tuple[int, ...] = (0, 4097, 8192)
 #: The fragment rule stops adding objects past this many live ones (keeps each check cheap).
 MAX_LIVE = 40
-#: (gfp, where) of the malloc rule: process context, hardirq context, an injected failure.
-MALLOC_HOW: tuple[tuple[int, str], ...] = (
-    (GFP_KERNEL, "process"), (GFP_ATOMIC, "process"), (GFP_NOWAIT, "process"),
-    (GFP_ATOMIC, "hardirq"), (GFP_KERNEL, "fails"))
 #: (mode, write?) of the access rule.
 ACCESS_HOW: tuple[tuple[ZsMapMode, bool], ...] = tuple(
     (m, w) for m in ZsMapMode for w in (False, True))
-GFP_NAMES = {GFP_KERNEL: "GFP_KERNEL", GFP_ATOMIC: "GFP_ATOMIC", GFP_NOWAIT: "GFP_NOWAIT"}
-
-PoolFactory = Callable[[str, AddressSpace, KernelContext, str], ZsPool]
-
-
-def default_pool(name: str, space: AddressSpace, ctx: KernelContext, era: str) -> ZsPool:
-    pool = zs_create_pool(name, space, ctx, era=era)
-    assert pool is not None
-    return pool
+INVARIANTS: tuple[str, ...] = ("no_overlap", "contents", "handles", "accounting", "freelists")
 
 
 def payload(seed: int, n: int) -> bytes:
     return PATTERN[seed:seed + n]
 
 
-# --------------------------------------------------------------------------- invariants
-#: (objs_per_zspage, freeobj, inuse, heads) -> the freelist those give (a pure function).
-_FREELISTS: dict[tuple[int, int, int, tuple[int, ...]], tuple[int, ...]] = {}
+def _fact(fn: Callable[[ZsPoolMachine], None]) -> Callable[[ZsPoolMachine], None]:
+    """An invariant named ``fn.__name__``: it runs when it is one of the machine's ``CHECKS``
+    and the last step touched something, and a kernel failure while it reads the pool (a
+    handle that decodes to a freed page) is its failure."""
+    name = fn.__name__
 
-
-class Snapshot:
-    """What the invariants read from the pool, each piece computed once per check."""
-
-    def __init__(self, pool: ZsPool, oracle: dict[int, bytes]) -> None:
-        self.pool = pool
-        self.oracle = oracle
-        self._zspages: list[tuple[SizeClass, Zspage]] | None = None
-        self._heads: dict[int, tuple[int, ...]] = {}
-        self._free: dict[int, tuple[int, ...]] = {}
-        self._locs: dict[int, ObjectLocation] = {}
-
-    def zspages(self) -> list[tuple[SizeClass, Zspage]]:
-        if self._zspages is None:
-            self._zspages = list(self.pool.zspages())
-        return self._zspages
-
-    def heads(self, z: Zspage) -> tuple[int, ...]:
-        got = self._heads.get(z.serial)
-        if got is None:
-            got = self._heads[z.serial] = self.pool.zspage_heads(z)
-        return got
-
-    def freelist(self, z: Zspage) -> tuple[int, ...]:
-        """The zspage's freelist, walked through the link words (the first word of each free
-        object, which :meth:`heads` already holds): what ``pool.zspage_freelist`` returns."""
-        got = self._free.get(z.serial)
-        if got is None:
-            class_ = self.pool.size_class[z.class_index]
-            if class_.huge:
-                got = self.pool.zspage_freelist(z)
-            else:
-                heads = self.heads(z)
-                objs = class_.objs_per_zspage
-                # the walk reads only these: most zspages are unchanged since the last check
-                key = (objs, z.freeobj, z.inuse, heads)
-                got = _FREELISTS.get(key)
-                if got is not None:
-                    self._free[z.serial] = got
-                    return got
-                free_count = objs - z.inuse
-                limit = min(max(free_count, 0), objs) + 1
-                out: list[int] = []
-                idx = z.freeobj
-                while len(out) < limit and len(out) != free_count:
-                    out.append(idx)
-                    if not 0 <= idx < objs:
-                        break
-                    idx = (heads[idx] >> 1) & 0xFFFFFFFF
-                got = tuple(out)
-                if len(_FREELISTS) >= 4096:
-                    _FREELISTS.clear()
-                _FREELISTS[key] = got
-            self._free[z.serial] = got
-        return got
-
-    def location(self, h: int) -> ObjectLocation:
-        if not self._locs:
-            self._locs = self.pool.object_locations(list(self.oracle))
-        got = self._locs.get(h)
-        if got is None:
-            got = self._locs[h] = self.pool.object_location(h)
-        return got
-
-
-def inv_no_overlap(snap: Snapshot) -> str | None:
-    """Live objects (their header and requested bytes) never share a byte with each other or
-    with a free object's link word."""
-    pool = snap.pool
-    ws = pool.ws
-    slots: dict[tuple[int, int], int] = {}
-    overflowing = False
-    for h, data in snap.oracle.items():
-        loc = snap.location(h)
-        key = (loc.page_addr, loc.offset)
-        other = slots.get(key)
-        if other is not None:
-            return f"handle {other:#x} and handle {h:#x} overlap at {key[0] + key[1]:#x}"
-        slots[key] = h
-        if len(data) + (0 if loc.huge else ws) > loc.size:
-            overflowing = True
-    if not overflowing:
-        return None  # distinct slots, each object inside its own: nothing can overlap
-    spans: list[tuple[int, int, int]] = []
-    for h, data in snap.oracle.items():
-        for a, b in pool.object_extents(h, len(data), snap.location(h)):
-            spans.append((a, b, h))
-    for class_, z in snap.zspages():
-        if class_.huge:
-            continue
-        for k in snap.freelist(z):
-            if 0 <= k < class_.objs_per_zspage:
-                a = pool.zspage_object_addr(z, k)
-                spans.append((a, a + pool.ws, 0))
-    spans.sort()
-    for (_a1, b1, h1), (a2, _b2, h2) in itertools.pairwise(spans):
-        if a2 < b1 and h1 != h2:
-            what = [f"handle {h:#x}" if h else "a free object's link" for h in (h1, h2)]
-            return f"{what[0]} and {what[1]} overlap at {a2:#x}"
-    return None
-
-
-def inv_contents(snap: Snapshot) -> str | None:
-    """Every live object holds the bytes the oracle expects."""
-    for h, data in snap.oracle.items():
-        got = snap.pool.read_payload(h, len(data), snap.location(h))
-        if got != data:
-            diff = next(i for i in range(len(data)) if got[i] != data[i])
-            return (f"handle {h:#x}: payload differs at byte {diff} of {len(data)} "
-                    f"(got {got[diff]:#04x}, expected {data[diff]:#04x})")
-    return None
-
-
-def inv_handles(snap: Snapshot) -> str | None:
-    """Live handles are the oracle's; each is non-zero, aligned, decodes to its own object and
-    is named by that object's header, and no other allocated object names it."""
-    pool, oracle = snap.pool, snap.oracle
-    live = pool.live_handles()
-    if live != frozenset(oracle):
-        extra = sorted(live - frozenset(oracle))
-        missing = sorted(frozenset(oracle) - live)
-        return f"live handles differ from the oracle: extra {extra[:3]}, missing {missing[:3]}"
-    ws = pool.ws
-    by_serial: dict[int, Zspage] = {}
-    tagged: list[int] = []
-    for class_, z in snap.zspages():
-        by_serial[z.serial] = z
-        heads = snap.heads(z)
-        words = heads[:1] if class_.huge else heads
-        # the allocated objects' header words (compress/map run in C)
-        tagged.extend(itertools.compress(words, map(_TAG.__and__, words)))
-    named = Counter(map(_UNTAG.__and__, tagged))
-    for h, count in named.items():
-        if h not in oracle or count != 1:
-            return f"{count} allocated object(s) name handle {h:#x} (live: {h in oracle})"
-    seen: set[tuple[int, int]] = set()
-    for h in oracle:
-        if h == 0 or h % ws:
-            return f"handle {h:#x} is 0 or not {ws}-aligned"
-        loc = snap.location(h)
-        key = (loc.zspage, loc.obj_idx)
-        if key in seen:
-            return f"handle {h:#x} decodes to an object another handle also names"
-        seen.add(key)
-        zspage = by_serial.get(loc.zspage)
-        if zspage is None:
-            return f"handle {h:#x} decodes to a zspage on no fullness list"
-        head = snap.heads(zspage)[0 if loc.huge else loc.obj_idx]
-        if head != h | OBJ_ALLOCATED_TAG:
-            return f"handle {h:#x}: its object's header is {head:#x}"
-    return None
-
-
-_TAG = OBJ_ALLOCATED_TAG
-_UNTAG = ~OBJ_ALLOCATED_TAG
-_STATS = operator.attrgetter("stats")
-_FULLNESS = operator.attrgetter("fullness_list")
-
-
-def inv_accounting(snap: Snapshot) -> str | None:
-    """Total pages, per-class object counts and fullness groups agree with the zspages."""
-    pool = snap.pool
-    pages = 0
-    inuse = 0
-    a = pool._obj_allocated_stat()
-    classes = pool.classes
-    # the classes with any stat or zspage (map/any run in C: most classes are empty)
-    busy = [c for c, s, f in zip(classes, map(any, map(_STATS, classes)),
-                                 map(any, map(_FULLNESS, classes)), strict=True) if s or f]
-    for class_ in busy:
-        stats = class_.stats
-        fl = class_.fullness_list
-        n = 0
-        used = 0
-        for fg, lst in enumerate(fl):
-            if stats[fg] != len(lst):
-                return (f"class {class_.index}: fullness stat {fg} is {stats[fg]}, "
-                        f"list has {len(lst)}")
-            for z in lst:
-                n += 1
-                used += z.inuse
-                if pool.get_fullness_group(class_, z) != fg or z.fullness != fg:
-                    return (f"class {class_.index}: zspage {z.serial} (inuse {z.inuse}) sits in "
-                            f"group {fg}")
-        pages += n * class_.pages_per_zspage
-        inuse += used
-        if stats[a] != n * class_.objs_per_zspage:
-            return (f"class {class_.index}: OBJ_ALLOCATED {stats[a]} for {n} zspages of "
-                    f"{class_.objs_per_zspage}")
-        if stats[a + 1] != used:
-            return f"class {class_.index}: OBJ_USED {stats[a + 1]}, zspages hold {used}"
-    if pool.zs_get_total_pages() != pages:
-        return f"zs_get_total_pages() {pool.zs_get_total_pages()} but zspages hold {pages}"
-    if inuse != len(snap.oracle):
-        return "objects in use differ from the number of live handles"
-    return None
-
-
-def inv_freelists(snap: Snapshot) -> str | None:
-    """Each zspage's free objects are on its freelist exactly once; allocated ones never."""
-    tag = OBJ_ALLOCATED_TAG
-    for class_, z in snap.zspages():
-        objs = class_.objs_per_zspage
-        free = snap.freelist(z)
-        heads = snap.heads(z)
-        if class_.huge:
-            nfree = 0 if heads[0] & tag else 1
-            ok_free = all(i == 0 and nfree for i in free)
-        else:
-            nfree = len(heads) - sum(map(bool, map(tag.__and__, heads)))
-            ok_free = all(0 <= i < objs and not heads[i] & tag for i in free)
-        if not ok_free or len(set(free)) != len(free):
-            return (f"class {class_.index} zspage {z.serial}: freelist {free[:8]} repeats, "
-                    "strays or holds an allocated object")
-        if len(free) != nfree:
-            return (f"class {class_.index} zspage {z.serial}: {nfree} free objects, "
-                    f"{len(free)} on the freelist (some are on no freelist)")
-    return None
-
-
-INVARIANTS: dict[str, Callable[[Snapshot], str | None]] = {
-    "no_overlap": inv_no_overlap,
-    "contents": inv_contents,
-    "handles": inv_handles,
-    "accounting": inv_accounting,
-    "freelists": inv_freelists,
-}
-
-
-def check_pool(pool: ZsPool, oracle: dict[int, bytes],
-               checks: tuple[str, ...] = tuple(INVARIANTS)) -> str | None:
-    """The first invariant that fails, as ``"<name>: <problem>"``, or None."""
-    snap = Snapshot(pool, oracle)
-    for name in checks:
+    @functools.wraps(fn)
+    def wrapper(self: ZsPoolMachine) -> None:
+        if not self._checking(name):
+            return
         try:
-            problem = INVARIANTS[name](snap)
-        except KernelBug as exc:  # e.g. a handle that decodes to a freed page
-            problem = f"the model oopses while checking: {exc}"
-        if problem is not None:
-            return f"{name}: {problem}"
-    return None
+            fn(self)
+        except KernelBug as exc:
+            raise AssertionError(f"invariant {name}: the model oopses while checking: "
+                                 f"{exc}") from exc
+
+    return wrapper
 
 
-# --------------------------------------------------------------------------- the machine
-class ZsPoolMachine(RuleBasedStateMachine):
-    """Drives one pool of ``ERA`` made by ``POOL_FACTORY``; see the module docstring."""
+class ZsPoolMachine(TracedMachine):
+    """Drives one pool of ``ERA`` (of ``POOL_CLASS``); see the module docstring."""
 
-    ERA: str = ERA_V58
-    POOL_FACTORY: PoolFactory = staticmethod(default_pool)
-    #: Which invariants to check (all by default; meta-tests may narrow it).
-    CHECKS: tuple[str, ...] = tuple(INVARIANTS)
-    #: The rule names of the latest run (the shrunk counterexample after a failure).
-    last_steps: ClassVar[list[str]] = []
-    #: Run the checks after every this many steps, and at teardown (1: every step).  Tried
-    #: at 2, 4 and 8: the meta-tests fail (a rule's own assertion fires before the deferred
-    #: check, and shrunk runs keep leading no-op steps that line the damage up with a check).
-    CHECK_EVERY: int = 1
+    ERA: ClassVar[str] = ERA_V58
+    #: The pool's class: :class:`ZsPool`, or a mutant of :data:`MUTANTS`.
+    POOL_CLASS: ClassVar[type[ZsPool]] = ZsPool
+    #: Which invariants run (all by default; a meta-test names the one that must catch).
+    CHECKS: ClassVar[frozenset[str]] = frozenset(INVARIANTS)
+
+    #: The live handles.
+    objects = Bundle("handles")
 
     def __init__(self) -> None:
         super().__init__()
         self.space = AddressSpace(get_abi("x86_64"))
         self.ctx = KernelContext(nr_cpus=2)
-        self.pool = type(self).POOL_FACTORY("machine", self.space, self.ctx, self.ERA)
+        pool = zs_create_pool("machine", self.space, self.ctx, era=self.ERA,
+                              pool_class=self.POOL_CLASS)
+        assert pool is not None
+        self.pool = pool
+        self.zs = pool.feat
         self.oracle: dict[int, bytes] = {}
-        self.order: list[int] = []
-        #: cpu -> handle held (the map API: mapped; current: inside read_begin/end).
+        #: handle -> the index of its object's class (compaction and migration keep it).
+        self.class_of: dict[int, int] = {}
+        #: cpu -> (handle, address) held across steps (the map API: mapped; current: read).
         self.held: dict[int, tuple[int, int]] = {}
         self.local_copy = self.ctx.kmalloc(self.space.abi.page_size, GFP_KERNEL)
-        self.steps: list[str] = []
-        type(self).last_steps = self.steps
-        feat = self.pool.feat
-        #: The map API: a held mapping disables preemption and allows one mapping per CPU.
-        self.maps = feat.map_api
-        #: zs_malloc fails with 0 (v5.8), not an ERR_PTR.
-        self.fails_zero = not feat.err_ptr
-        #: A mapping pins its handle (v5.8): mapping it elsewhere or freeing it spins.
-        self.pins = feat.handle_pin
-        self.feat = feat
         self.seed = 0
-        #: Steps since the invariants were last checked.
-        self.unchecked = 0
+        #: What the step numbered ``touched_at`` touched: class indices, handles and zspages
+        #: (by serial; every zspage of the touched classes when ``touched_all_zspages``).
+        self.touched_at = -1
+        self.touched_classes: set[int] = set()
+        self.touched_handles: set[int] = set()
+        self.touched_zspages: set[int] = set()
+        self.touched_all_zspages = False
+        #: Pages and objects in use per class, as the zspages said at the last check.
+        self.class_pages: dict[int, int] = {}
+        self.class_inuse: dict[int, int] = {}
 
     # -- helpers ---------------------------------------------------------------------------
     def _next_seed(self) -> int:
@@ -375,11 +148,37 @@ class ZsPoolMachine(RuleBasedStateMachine):
         self.seed = (self.seed + 97) & 0xFF
         return self.seed
 
-    def _pick(self, i: int) -> int:
-        return self.order[i % len(self.order)]
+    def _touch(self, handle: int = 0, class_index: int = -1, zspage: int = -1) -> None:
+        """Note what this step touched (the invariants check it after the step)."""
+        step = len(self.steps)
+        if self.touched_at != step:
+            self.touched_at = step
+            self.touched_classes = set()
+            self.touched_handles = set()
+            self.touched_zspages = set()
+            self.touched_all_zspages = False
+        if handle:
+            self.touched_handles.add(handle)
+            if class_index < 0:
+                class_index = self.class_of[handle]
+        if class_index >= 0:
+            self.touched_classes.add(class_index)
+        if zspage >= 0:
+            self.touched_zspages.add(zspage)
+
+    def _touch_classes(self, classes: set[int]) -> None:
+        """Every zspage and object of ``classes`` (compaction moved them)."""
+        self._touch()
+        if classes:
+            self.touched_all_zspages = True
+            self.touched_classes.update(classes)
+            self.touched_handles.update(h for h, c in self.class_of.items() if c in classes)
+
+    def _checking(self, name: str) -> bool:
+        return name in self.CHECKS and self.touched_at == len(self.steps)
 
     def _failed(self, h: int) -> bool:
-        return h == 0 if self.fails_zero else self.pool.is_err_value(h)
+        return self.pool.is_err_value(h) if self.zs.err_ptr else h == 0
 
     def _holding(self) -> bool:
         return self.ctx.cpu in self.held
@@ -387,333 +186,522 @@ class ZsPoolMachine(RuleBasedStateMachine):
     def _held_handles(self) -> set[int]:
         return {h for h, _ in self.held.values()}
 
-    def _store(self, h: int, size: int, seed: int) -> None:
-        data = payload(seed, size)
-        if self.maps:
+    def _store(self, h: int, n: int) -> None:
+        data = payload(self._next_seed(), n)
+        if self.zs.map_api:
             addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_WO)
             self.space.write(addr, data)
             self.pool.zs_unmap_object(h)
         else:
             self.pool.zs_obj_write(h, data)
         self.oracle[h] = data
-        self.order.append(h)
 
-    # -- rules -----------------------------------------------------------------------------
-    @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([0, 3256, 3257, 3624, 3625,
-                                                                  4088, 4089, 4097, 8192])),
-          how=st.sampled_from(MALLOC_HOW))
-    def malloc(self, size: int, how: tuple[int, str]) -> None:
-        """zs_malloc in process context (then a write), in hardirq context (GFP_ATOMIC; a map
-        there must BUG with the map API), or with an injected allocation failure."""
-        gfp, where = how
-        seed = self._next_seed()
-        self.steps.append(f"malloc({size}, {GFP_NAMES[gfp]}, {where})")
-        pages = self.pool.zs_get_total_pages()
-        if where == "fails" and 0 < size <= 4096:
-            self.pool.inject_alloc_failure(1)
-            h = self.pool.zs_malloc(size, GFP_ATOMIC if self._holding() else gfp)
-            assert h == (0 if self.fails_zero else self.pool.err_value(12)), f"{h:#x}"
-            assert self.pool.zs_get_total_pages() == pages
-            return
-        if where == "hardirq" and 0 < size <= 4096:
-            self.ctx.enter_hardirq()
-            try:
-                h = self.pool.zs_malloc(size, GFP_ATOMIC)
-                if self.maps and self.order:
-                    try:
-                        self.pool.zs_map_object(self.order[0], ZsMapMode.ZS_MM_RO)
-                    except BugOn:
-                        pass
-                    else:
-                        raise AssertionError("zs_map_object in hardirq did not BUG")
-            finally:
-                self.ctx.exit_hardirq()
-            assert not self._failed(h)
-            self.pool.zs_free(h)
-            return
-        if self._holding() and self.maps and gfp == GFP_KERNEL and 0 < size <= 4096:
-            try:
-                self.pool.zs_malloc(size, gfp)
-            except SleepingInInvalidContext:
-                return
-            raise AssertionError("GFP_KERNEL zs_malloc while mapped did not raise")
+    def _new(self, size: int, gfp: int) -> int:
+        """``zs_malloc`` in process context that must succeed, then a write of the payload."""
         h = self.pool.zs_malloc(size, gfp)
-        if size == 0 or size > 4096:
-            assert self._failed(h), f"zs_malloc({size}) returned {h:#x}"
-            if not self.fails_zero:
-                errno = 28 if size and self.feat.enospc else 22
-                assert h == self.pool.err_value(errno), f"zs_malloc({size}) -> {h:#x}"
-            assert self.pool.zs_get_total_pages() == pages
-            return
-        assert not self._failed(h), f"zs_malloc({size}) failed"
-        if self._holding() and self.maps:
-            # Cannot map a second object on this CPU: write it from the other one.
-            other = next((c for c in range(self.ctx.nr_cpus) if c not in self.held), None)
-            if other is None:
-                self.pool.zs_free(h)
-                return
-            cpu = self.ctx.cpu
-            self.ctx.switch_cpu(other)
-            self._store(h, size, seed)
-            self.ctx.switch_cpu(cpu)
-            return
-        self._store(h, size, seed)
+        assert not self._failed(h), f"zs_malloc({size}) failed: {h:#x}"
+        self._born(h)
+        self._store(h, size)
+        return h
 
-    @precondition(lambda self: (not self._holding() or not self.maps)
-                  and len(self.order) < MAX_LIVE)
-    @rule(size=st.sampled_from([24, 200, 1000, 2000, 3000, 3600, 4096]),
-          count=st.integers(1, 12), compact=st.booleans())
-    def fragment(self, size: int, count: int, compact: bool) -> None:
-        """Many objects of one class, then (if ``compact``) free every other one of them and
-        compact: zspages fill, fragment and compact."""
-        seed = self._next_seed()
-        self.steps.append(f"fragment({size}, {count}, compact={compact})")
-        fresh: list[int] = []
-        for k in range(count):
-            h = self.pool.zs_malloc(size, GFP_KERNEL)
-            assert not self._failed(h), f"zs_malloc({size}) failed"
-            self._store(h, size, (seed + k) & 0xFF)
-            fresh.append(h)
-        if not compact:
-            return
-        for h in fresh[::2]:
-            self.pool.zs_free(h)
-            del self.oracle[h]
-        self.order = [h for h in self.order if h in self.oracle]
-        self.compact()
+    def _born(self, h: int) -> None:
+        loc = self.pool.object_location(h)
+        self.class_of[h] = loc.class_index
+        self._touch(h, loc.class_index, loc.zspage)
 
-    @precondition(lambda self: bool(self.order))
-    @rule(i=st.integers(0, 1 << 16))
-    def free(self, i: int) -> None:
-        h = self._pick(i)
-        self.steps.append("free")
-        if h in self._held_handles():
-            if self.maps and not self.pins:
-                return  # unnoticed in v6.1/v6.12 (tests/test_zsmalloc.py): the unmap would fail
-            try:
-                self.pool.zs_free(h)
-            except KernelBug:
-                return
-            raise AssertionError("zs_free of a mapped/read handle did not raise")
+    def _freed(self, h: int) -> None:
+        loc = self.pool.object_location(h)
+        self._touch(h, loc.class_index, loc.zspage)
         self.pool.zs_free(h)
         del self.oracle[h]
-        self.order.remove(h)
+        del self.class_of[h]
 
-    @precondition(lambda self: bool(self.order) and not self._holding())
-    @rule(i=st.integers(0, 1 << 16), how=st.sampled_from(ACCESS_HOW))
-    def access(self, i: int, how: tuple[ZsMapMode, bool]) -> None:
+    # -- rules -----------------------------------------------------------------------------
+    @rule(target=objects, size=st.integers(1, 4096) | st.sampled_from(EDGE_SIZES),
+          gfp=st.sampled_from(GFPS))
+    @precondition(lambda self: not self._holding() or not self.zs.map_api)
+    @traced
+    def malloc(self, size: int, gfp: int) -> int:
+        """zs_malloc in process context, then a write."""
+        return self._new(size, gfp)
+
+    @rule(size=st.sampled_from(REFUSED_SIZES))
+    @traced
+    def malloc_refused(self, size: int) -> None:
+        """A size the era refuses: 0 (v5.8) or ``ERR_PTR(-EINVAL / -ENOSPC)``, no page used."""
+        pages = self.pool.zs_get_total_pages()
+        h = self.pool.zs_malloc(size, GFP_ATOMIC)
+        want = self.pool.err_value(self.zs.malloc_errno(size)) if self.zs.err_ptr else 0
+        assert h == want, f"zs_malloc({size}) returned {h:#x}, not {want:#x}"
+        assert self.pool.zs_get_total_pages() == pages
+
+    @rule(size=st.integers(1, 4096))
+    @traced
+    def malloc_fails(self, size: int) -> None:
+        """An injected allocation failure: 0 (v5.8) or ``ERR_PTR(-ENOMEM)``, no page used."""
+        pages = self.pool.zs_get_total_pages()
+        self.pool.inject_alloc_failure(1)
+        h = self.pool.zs_malloc(size, GFP_ATOMIC)
+        want = self.pool.err_value(ENOMEM) if self.zs.err_ptr else 0
+        assert h == want, f"zs_malloc with a failing slab returned {h:#x}, not {want:#x}"
+        assert self.pool.zs_get_total_pages() == pages
+
+    @rule(size=st.integers(1, 4096))
+    @precondition(lambda self: self._holding() and self.zs.map_api)
+    @traced
+    def malloc_while_mapped(self, size: int) -> None:
+        """GFP_KERNEL while this CPU holds a mapping: the slab's might_sleep splat."""
+        try:
+            self.pool.zs_malloc(size, GFP_KERNEL)
+        except SleepingInInvalidContext:
+            return
+        raise AssertionError("GFP_KERNEL zs_malloc while mapped did not raise")
+
+    @rule(target=objects, size=st.integers(1, 4096))
+    @precondition(lambda self: not self._holding())
+    @traced
+    def malloc_in_hardirq(self, size: int) -> int:
+        """zs_malloc(GFP_ATOMIC) in hardirq context (the write follows back in process
+        context)."""
+        self.ctx.enter_hardirq()
+        try:
+            h = self.pool.zs_malloc(size, GFP_ATOMIC)
+        finally:
+            self.ctx.exit_hardirq()
+        assert not self._failed(h), f"zs_malloc({size}) in hardirq failed: {h:#x}"
+        self._born(h)
+        self._store(h, size)
+        return h
+
+    @rule(handle=objects)
+    @precondition(lambda self: self.zs.map_api and not self._holding())
+    @traced
+    def map_in_hardirq(self, handle: int) -> None:
+        """zs_map_object in hardirq context: ``BUG_ON(in_interrupt())``."""
+        self.ctx.enter_hardirq()
+        try:
+            self.pool.zs_map_object(handle, ZsMapMode.ZS_MM_RO)
+        except BugOn:
+            return
+        finally:
+            self.ctx.exit_hardirq()
+        raise AssertionError("zs_map_object in hardirq did not BUG")
+
+    @rule(target=objects, handle=consumes(objects))
+    @traced
+    def free(self, handle: int) -> Any:
+        """zs_free; a handle held mapped or read is not freed (v5.8 spins, current refuses;
+        v6.1 and v6.12 would free it unnoticed) and goes back to the bundle."""
+        if handle in self._held_handles():
+            if self.zs.handle_pin or self.zs.obj_rw_api:
+                try:
+                    self.pool.zs_free(handle)
+                except KernelBug:
+                    return handle
+                raise AssertionError("zs_free of a mapped/read handle did not raise")
+            return handle
+        self._freed(handle)
+        return multiple()
+
+    @rule(handle=objects, how=st.sampled_from(ACCESS_HOW))
+    @precondition(lambda self: not self._holding())
+    @traced
+    def access(self, handle: int, how: tuple[ZsMapMode, bool]) -> None:
+        """Read the object (a mapping in ``mode``, or zs_obj_read_begin/end) and perhaps write
+        a new payload (through the mapping, or zs_obj_write)."""
+        if handle in self._held_handles():
+            return
         mode, write = how
-        seed = self._next_seed()
-        h = self._pick(i)
-        self.steps.append(f"access({mode.name}, write={write})")
-        if h in self._held_handles():
-            return
-        old = self.oracle[h]
+        old = self.oracle[handle]
         n = len(old)
-        if not self.maps:
+        new = payload(self._next_seed(), n)
+        if not self.zs.map_api:
             if write:
-                self.pool.zs_obj_write(h, payload(seed, n))
-                self.oracle[h] = payload(seed, n)
+                self._touch(handle)
+                self.pool.zs_obj_write(handle, new)
+                self.oracle[handle] = new
             else:
-                addr = self.pool.zs_obj_read_begin(h, n, self.local_copy)
+                addr = self.pool.zs_obj_read_begin(handle, n, self.local_copy)
                 assert self.space.read(addr, n) == old, "zs_obj_read_begin shows other bytes"
-                self.pool.zs_obj_read_end(h, n, addr)
+                self.pool.zs_obj_read_end(handle, n, addr)
             return
-        spans = self.pool.object_location(h).spans
-        addr = self.pool.zs_map_object(h, mode)
+        spans = self.pool.object_location(handle).spans
+        addr = self.pool.zs_map_object(handle, mode)
         shown = self.space.read(addr, n)
         if mode != ZsMapMode.ZS_MM_WO or not spans:
             assert shown == old, f"mapping ({mode.name}) shows other bytes than the object's"
         if write:
-            self.space.write(addr, payload(seed, n))
-            shown = payload(seed, n)
-        self.pool.zs_unmap_object(h)
+            self.space.write(addr, new)
+            shown = new
+        self.pool.zs_unmap_object(handle)
         if mode == ZsMapMode.ZS_MM_RO and spans:
             return  # writes through RO to a spanning object are lost
-        self.oracle[h] = shown
+        self._touch(handle)
+        self.oracle[handle] = shown
 
-    @precondition(lambda self: bool(self.order) or self._holding())
-    @rule(i=st.integers(0, 1 << 16))
-    def hold_or_release(self, i: int) -> None:
-        """Release this CPU's held mapping (the map API; after checking that a nested map
-        raises) or read (current); else map/read-begin an object and hold it across steps (a
-        handle held on another CPU: v5.8's pin makes the map spin; v6.1 and v6.12 map it
-        again)."""
-        if self._holding():
-            self.steps.append("release")
-            h, addr = self.held.pop(self.ctx.cpu)
-            if self.maps:
+    @rule(handle=objects)
+    @precondition(lambda self: not self._holding())
+    @traced
+    def hold(self, handle: int) -> None:
+        """Map (or read-begin) an object and hold it across steps on this CPU.  A handle held
+        on the other CPU: v5.8's pin makes the map spin; v6.1 and v6.12 map it again."""
+        if handle in self._held_handles():
+            if self.zs.handle_pin:
                 try:
-                    self.pool.zs_map_object(self._pick(i), ZsMapMode.ZS_MM_RW)
-                except KernelBug:
-                    pass
-                else:
-                    raise AssertionError("a nested zs_map_object on one CPU did not raise")
-                self.pool.zs_unmap_object(h)
-            else:
-                self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
-            return
-        h = self._pick(i)
-        self.steps.append("hold")
-        if h in self._held_handles():
-            if self.pins:
-                try:
-                    self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RO)
+                    self.pool.zs_map_object(handle, ZsMapMode.ZS_MM_RO)
                 except KernelBug:
                     return
                 raise AssertionError("mapping a handle mapped on another CPU did not raise")
-            if not self.maps:
+            if not self.zs.map_api:
                 return
-        n = len(self.oracle[h])
-        if self.maps:
-            addr = self.pool.zs_map_object(h, ZsMapMode.ZS_MM_RO)
+        n = len(self.oracle[handle])
+        if self.zs.map_api:
+            addr = self.pool.zs_map_object(handle, ZsMapMode.ZS_MM_RO)
         else:
-            addr = self.pool.zs_obj_read_begin(h, n, self.local_copy)
-        assert self.space.read(addr, n) == self.oracle[h]
-        self.held[self.ctx.cpu] = (h, addr)
+            addr = self.pool.zs_obj_read_begin(handle, n, self.local_copy)
+        assert self.space.read(addr, n) == self.oracle[handle]
+        self.held[self.ctx.cpu] = (handle, addr)
+
+    @rule(handle=objects)
+    @precondition(lambda self: self._holding() and self.zs.map_api)
+    @traced
+    def nested_map(self, handle: int) -> None:
+        """A second zs_map_object on a CPU that holds a mapping: a nested mapping (or, v5.8,
+        the pin of the same handle spinning)."""
+        try:
+            self.pool.zs_map_object(handle, ZsMapMode.ZS_MM_RW)
+        except NestedMapping:
+            return
+        except KernelBug:
+            if self.zs.handle_pin:
+                return
+            raise
+        raise AssertionError("a nested zs_map_object on one CPU did not raise")
 
     @rule()
+    @precondition(lambda self: self._holding())
+    @traced
+    def release(self) -> None:
+        """zs_unmap_object (or zs_obj_read_end) of this CPU's held handle."""
+        h, addr = self.held.pop(self.ctx.cpu)
+        if self.zs.map_api:
+            self.pool.zs_unmap_object(h)
+        else:
+            self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
+
+    @rule()
+    @traced
     def switch_cpu(self) -> None:
         """Let the task on the other CPU run."""
-        cpu = (self.ctx.cpu + 1) % self.ctx.nr_cpus
-        self.steps.append(f"switch_cpu({cpu})")
-        self.ctx.switch_cpu(cpu)
+        self.ctx.switch_cpu((self.ctx.cpu + 1) % self.ctx.nr_cpus)
 
-    @precondition(lambda self: not self._holding() or not self.maps)
     @rule()
+    @precondition(lambda self: not self._holding() or not self.zs.map_api)
+    @traced
     def compact(self) -> None:
-        self.steps.append("compact")
+        """zs_compact: the pool never grows, ``pages_compacted`` counts the pages freed, and
+        the return value is the era's (v5.8: the running total)."""
+        self._compact()
+
+    def _compact(self) -> None:
+        pool = self.pool
+        # compaction moves objects only in a class with a zspage's worth of free objects
+        self._touch_classes({c for c in set(self.class_of.values())
+                             if pool.zs_can_compact(pool.size_class[c])})
         before = self.pool.zs_get_total_pages()
         stats_before = self.pool.zs_pool_stats().pages_compacted
         try:
             ret = self.pool.zs_compact()
         except MigrateLockDeadlock:
             # v6.1/v6.12: a source (6.1: or destination) zspage another CPU holds mapped
-            assert self.held and not self.pins, "compaction waited for no mapping"
+            assert self.held and not self.zs.handle_pin, "compaction waited for no mapping"
             return
         after = self.pool.zs_get_total_pages()
         assert after <= before, "compaction grew the pool"
         stats = self.pool.zs_pool_stats().pages_compacted
         assert stats - stats_before == before - after, "pages_compacted != pages freed"
-        if not self.feat.compact_returns_freed:
-            assert ret == stats, "v5.8 zs_compact returns the cumulative pages_compacted"
-        else:
+        if self.zs.compact_returns_freed:
             assert ret == before - after, "zs_compact returns the pages freed by this call"
+        else:
+            assert ret == stats, "v5.8 zs_compact returns the cumulative pages_compacted"
 
-    @precondition(lambda self: bool(self.order))
-    @rule(i=st.integers(0, 1 << 16))
-    def migrate(self, i: int) -> None:
-        self.steps.append("migrate")
-        h = self._pick(i)
-        loc = self.pool.object_location(h)
-        held_here = [hh for hh in self._held_handles()
-                     if self.pool.object_location(hh).zspage == loc.zspage]
-        if held_here and self.maps:
+    @rule(handle=objects)
+    @traced
+    def migrate(self, handle: int) -> None:
+        """Migrate the page an object starts in: 0, or (a zspage being read, current) -EBUSY;
+        with an object of the zspage mapped the kernel waits (the model raises)."""
+        loc = self.pool.object_location(handle)
+        held_here = [h for h in self._held_handles()
+                     if self.pool.object_location(h).zspage == loc.zspage]
+        if held_here and self.zs.map_api:
             try:
                 self.pool.zs_page_migrate(loc.page_addr)
             except KernelBug:
                 return
             raise AssertionError("migrating a zspage with a mapped object did not wait")
+        self._touch(handle, loc.class_index, loc.zspage)
+        self.touched_handles.update(h for h, c in self.class_of.items() if c == loc.class_index)
         rc = self.pool.zs_page_migrate(loc.page_addr)
         if held_here:
-            assert rc == -16, f"migrating a zspage being read returned {rc}"
+            assert rc == -16, f"migrating a zspage being read returned {rc}"  # -EBUSY
         else:
             assert rc == 0, f"zs_page_migrate returned {rc}"
 
-    # -- invariants ------------------------------------------------------------------------
-    @invariant()
-    def invariants_hold(self) -> None:
-        """Every ``CHECK_EVERY`` steps (the rest at teardown): a state the checks reject stays
-        rejected until a later step repairs it, which no step does for the mutants' damage,
-        and the shrinker cuts the run short so that its final check comes right after the
-        step that did the damage."""
-        self.unchecked += 1
-        if self.unchecked >= self.CHECK_EVERY:
-            self.check_now()
+    @rule(target=objects, size=st.sampled_from((24, 200, 1000, 2000, 3000, 3600, 4096)),
+          count=st.integers(1, 12), compact=st.booleans())
+    @precondition(lambda self: (not self._holding() or not self.zs.map_api)
+                  and len(self.oracle) < MAX_LIVE)
+    @traced
+    def fragment(self, size: int, count: int, compact: bool) -> Any:
+        """Many objects of one class, then (if ``compact``) free every other one of them and
+        compact: zspages fill, fragment and compact."""
+        fresh = [self._new(size, GFP_KERNEL) for _ in range(count)]
+        if not compact:
+            return multiple(*fresh)
+        for h in fresh[::2]:
+            self._freed(h)
+        self._compact()
+        return multiple(*fresh[1::2])
 
-    def check_now(self) -> None:
-        self.unchecked = 0
-        problem = check_pool(self.pool, self.oracle, self.CHECKS)
-        assert problem is None, f"invariant {problem}"
+    # -- invariants ------------------------------------------------------------------------
+    def _zspages_of(self, class_index: int) -> list[Zspage]:
+        return [z for lst in self.pool.size_class[class_index].fullness_list for z in lst]
+
+    def _touched_zspages_of(self, class_index: int) -> list[Zspage]:
+        zspages = self._zspages_of(class_index)
+        if self.touched_all_zspages:
+            return zspages
+        return [z for z in zspages if z.serial in self.touched_zspages]
+
+    def _fail(self, name: str, problem: str) -> None:
+        raise AssertionError(f"invariant {name}: {problem}")
+
+    @invariant()
+    @checked
+    @_fact
+    def no_overlap(self) -> None:
+        """Within each touched class, live objects (their header and requested bytes) never
+        share a byte with each other or with a free object's link word."""
+        pool = self.pool
+        by_class: dict[int, list[int]] = {}
+        for h, index in self.class_of.items():
+            if index in self.touched_classes:
+                by_class.setdefault(index, []).append(h)
+        for index in self.touched_classes:
+            class_ = pool.size_class[index]
+            # distinct slots, each object inside its own: nothing can overlap
+            slots = set()
+            fits = True
+            for h in by_class.get(index, ()):
+                loc = pool.object_location(h)
+                slots.add((loc.page_addr, loc.offset))
+                fits = fits and len(self.oracle[h]) + (0 if loc.huge else pool.ws) <= loc.size
+            if fits and len(slots) == len(by_class.get(index, ())):
+                continue
+            spans: list[tuple[int, int, int]] = []
+            for h in by_class.get(index, ()):
+                spans.extend((a, b, h) for a, b in object_extents(pool, h, len(self.oracle[h])))
+            if not class_.huge:
+                for z in self._zspages_of(index):
+                    for k in pool.zspage_freelist(z):
+                        if 0 <= k < class_.objs_per_zspage:
+                            a = zspage_object_addr(pool, z, k)
+                            spans.append((a, a + pool.ws, 0))
+            spans.sort()
+            for (_a1, b1, h1), (a2, _b2, h2) in itertools.pairwise(spans):
+                if a2 < b1 and h1 != h2:
+                    what = [f"handle {h:#x}" if h else "a free object's link" for h in (h1, h2)]
+                    self._fail("no_overlap", f"{what[0]} and {what[1]} overlap at {a2:#x}")
+
+    @invariant()
+    @checked
+    @_fact
+    def contents(self) -> None:
+        """Every touched live object holds the bytes the oracle expects."""
+        for h in self.touched_handles:
+            data = self.oracle.get(h)
+            if data is None:
+                continue
+            got = self.pool.read_payload(h, len(data))
+            if got != data:
+                diff = next(i for i in range(len(data)) if got[i] != data[i])
+                self._fail("contents", f"handle {h:#x}: payload differs at byte {diff} of "
+                           f"{len(data)} (got {got[diff]:#04x}, expected {data[diff]:#04x})")
+
+    @invariant()
+    @checked
+    @_fact
+    def handles(self) -> None:
+        """The live handles are the oracle's; in each touched class every allocated object is
+        named by a live, aligned handle that decodes back to it."""
+        pool = self.pool
+        live = pool.live_handles()
+        if live != self.oracle.keys():
+            extra = sorted(live - self.oracle.keys())
+            missing = sorted(self.oracle.keys() - live)
+            self._fail("handles", f"live handles differ from the oracle: extra "
+                       f"{[hex(h) for h in extra[:3]]}, missing {[hex(h) for h in missing[:3]]}")
+        for index in self.touched_classes:
+            huge = pool.size_class[index].huge
+            for z in self._touched_zspages_of(index):
+                heads = pool.zspage_heads(z)
+                for idx, head in enumerate(heads[:1] if huge else heads):
+                    if not head & OBJ_ALLOCATED_TAG:
+                        continue
+                    h = head & ~OBJ_ALLOCATED_TAG
+                    if h not in self.oracle or h % pool.ws:
+                        self._fail("handles", f"zspage {z.serial} object {idx} names handle "
+                                   f"{h:#x}, which is not a live handle")
+                    loc = pool.object_location(h)
+                    if (loc.zspage, loc.obj_idx) != (z.serial, idx):
+                        self._fail("handles", f"zspage {z.serial} object {idx} names handle "
+                                   f"{h:#x}, which decodes to zspage {loc.zspage} object "
+                                   f"{loc.obj_idx}")
+
+    @invariant()
+    @checked
+    @_fact
+    def accounting(self) -> None:
+        """In each touched class the fullness stats, groups, OBJ_ALLOCATED and OBJ_USED agree
+        with the zspages; the pool's pages and objects in use agree with every class's."""
+        pool = self.pool
+        a = pool.obj_stat_index()
+        for index in self.touched_classes:
+            class_: SizeClass = pool.size_class[index]
+            stats = class_.stats
+            n = used = 0
+            for fg, lst in enumerate(class_.fullness_list):
+                if stats[fg] != len(lst):
+                    self._fail("accounting", f"class {index}: fullness stat {fg} is "
+                               f"{stats[fg]}, list has {len(lst)}")
+                for z in lst:
+                    n += 1
+                    used += z.inuse
+                    if pool.get_fullness_group(class_, z) != fg or z.fullness != fg:
+                        self._fail("accounting", f"class {index}: zspage {z.serial} (inuse "
+                                   f"{z.inuse}) sits in group {fg}")
+            if stats[a] != n * class_.objs_per_zspage:
+                self._fail("accounting", f"class {index}: OBJ_ALLOCATED {stats[a]} for {n} "
+                           f"zspages of {class_.objs_per_zspage}")
+            if stats[a + 1] != used:
+                self._fail("accounting", f"class {index}: OBJ_USED {stats[a + 1]}, zspages "
+                           f"hold {used}")
+            self.class_pages[index] = n * class_.pages_per_zspage
+            self.class_inuse[index] = used
+        pages = sum(self.class_pages.values())
+        if pool.zs_get_total_pages() != pages:
+            self._fail("accounting", f"zs_get_total_pages() {pool.zs_get_total_pages()} but "
+                       f"zspages hold {pages}")
+        if sum(self.class_inuse.values()) != len(self.oracle):
+            self._fail("accounting", "objects in use differ from the number of live handles")
+
+    @invariant()
+    @checked
+    @_fact
+    def freelists(self) -> None:
+        """In each touched class, a zspage's free objects are on its freelist exactly once;
+        allocated ones never."""
+        pool = self.pool
+        for index in self.touched_classes:
+            class_ = pool.size_class[index]
+            objs = class_.objs_per_zspage
+            for z in self._touched_zspages_of(index):
+                free = pool.zspage_freelist(z)
+                heads = pool.zspage_heads(z)
+                if class_.huge:
+                    nfree = 0 if heads[0] & OBJ_ALLOCATED_TAG else 1
+                    ok = all(i == 0 and nfree for i in free)
+                else:
+                    nfree = sum(1 for head in heads if not head & OBJ_ALLOCATED_TAG)
+                    ok = all(0 <= i < objs and not heads[i] & OBJ_ALLOCATED_TAG for i in free)
+                if not ok or len(set(free)) != len(free):
+                    self._fail("freelists", f"class {index} zspage {z.serial}: freelist "
+                               f"{free[:8]} repeats, strays or holds an allocated object")
+                if len(free) != nfree:
+                    self._fail("freelists", f"class {index} zspage {z.serial}: {nfree} free "
+                               f"objects, {len(free)} on the freelist (some are on no "
+                               "freelist)")
 
     def teardown(self) -> None:
-        if self.unchecked and sys.exc_info()[1] is None:
-            self.check_now()  # the steps since the last check (not while a step's error unwinds)
         for cpu, (h, addr) in list(self.held.items()):
             self.ctx.switch_cpu(cpu)
-            if self.maps:
+            if self.zs.map_api:
                 self.pool.zs_unmap_object(h)
             else:
                 self.pool.zs_obj_read_end(h, len(self.oracle[h]), addr)
         self.held.clear()
+        super().teardown()
 
 
-def machine_for(era: str = ERA_V58, factory: PoolFactory | None = None,
+def machine_for(era: str = ERA_V58, pool_class: type[ZsPool] | None = None,
                 checks: tuple[str, ...] | None = None) -> type[ZsPoolMachine]:
-    """A machine class for ``era``, optionally over a (mutant) pool factory."""
-    attrs: dict[str, object] = {"ERA": era}
-    if factory is not None:
-        attrs["POOL_FACTORY"] = staticmethod(factory)
+    """A machine class for ``era``, optionally over a mutant pool class, checking ``checks``."""
+    attributes: dict[str, Any] = {"ERA": era}
+    if pool_class is not None:
+        attributes["POOL_CLASS"] = pool_class
     if checks is not None:
-        attrs["CHECKS"] = checks
-    return type(f"ZsPoolMachine_{era.replace('.', '')}", (ZsPoolMachine,), attrs)
+        attributes["CHECKS"] = frozenset(checks)
+    name = f"ZsPoolMachine_{era.replace('.', '')}"
+    if pool_class is not None:
+        name += f"_{pool_class.__name__.strip('_')}"
+    return ZsPoolMachine.fresh_class(name, **attributes)  # type: ignore[return-value]
+
+
+def check_pool(pool: ZsPool, oracle: dict[int, bytes]) -> str | None:
+    """Every invariant on every class and handle of ``pool`` against ``oracle`` (for a pool a
+    test drove by hand): the first problem, or None."""
+    machine = machine_for(pool.era)()
+    machine.space, machine.ctx, machine.pool, machine.zs = pool.space, pool.ctx, pool, pool.feat
+    machine.oracle = dict(oracle)
+    machine.class_of = {h: pool.object_location(h).class_index for h in oracle}
+    machine._touch_classes({c.index for c in pool.classes})
+    try:
+        machine.check_all_invariants()
+    except AssertionError as exc:
+        return str(exc).removeprefix("invariant ")
+    finally:
+        machine.teardown()
+    return None
 
 
 # --------------------------------------------------------------------------- mutants
-class _ForgetfulFreelist(ZsPool):
+class ForgetfulFreelist(ZsPool):
     """obj_free forgets the object: it is neither linked nor made the freelist head."""
-
-    __slots__ = ()
 
     def obj_free(self, class_: SizeClass, obj: int) -> None:
         page, _idx = self.obj_to_location(obj & ~OBJ_ALLOCATED_TAG if self.obj_shift else obj)
         z = page.zspage
         assert z is not None
         z.inuse -= 1
-        class_.stats[self._obj_allocated_stat() + 1] -= 1
+        class_.stats[self.obj_stat_index() + 1] -= 1
 
 
-class _CompactionDropsHandleUpdate(ZsPool):
+class CompactionDropsHandleUpdate(ZsPool):
     """Compaction moves objects but never re-records ``*handle`` (``record_obj``)."""
 
-    __slots__ = ()
-    compacting: ClassVar[list[bool]] = [False]
+    compacting = False
 
     def zs_compact(self) -> int:
-        self.compacting[0] = True
+        self.compacting = True
         try:
             return super().zs_compact()
         finally:
-            self.compacting[0] = False
+            self.compacting = False
 
     def record_obj(self, handle: int, obj: int) -> None:
-        if not self.compacting[0]:
+        if not self.compacting:
             super().record_obj(handle, obj)
 
 
-class _ClassTableOffByOne(ZsPool):
+class ClassTableOffByOne(ZsPool):
     """get_size_class_index one class too low for sizes that are not exact class sizes."""
 
-    __slots__ = ()
-
-    def zs_malloc(self, size: int, gfp: int = GFP_KERNEL, nid: int = 0) -> int:
-        if 0 < size <= self.table.max_alloc_size:
-            idx = self.table.get_size_class_index(size + self.ws)
-            if idx > 0:
-                real = self.size_class
-                shifted = [real[max(i - 1, 0)] if i == idx else c for i, c in enumerate(real)]
-                self.size_class = shifted
-                try:
-                    return super().zs_malloc(size, gfp, nid)
-                finally:
-                    self.size_class = real
-        return super().zs_malloc(size, gfp, nid)
+    def get_size_class_index(self, size: int) -> int:
+        return max(super().get_size_class_index(size) - 1, 0)
 
 
-class _PagesNeverGiveBack(ZsPool):
+class PagesNeverGiveBack(ZsPool):
     """__free_zspage forgets to subtract from pool->pages_allocated."""
-
-    __slots__ = ()
 
     def free_zspage(self, class_: SizeClass, zspage: Zspage) -> None:
         before = self.pages_allocated
@@ -721,34 +709,28 @@ class _PagesNeverGiveBack(ZsPool):
         self.pages_allocated = before
 
 
-class _HandleReused(ZsPool):
-    """zs_free returns the handle slot to the slab twice over: the next two zs_malloc calls
-    get the same handle."""
+class HandleReused(ZsPool):
+    """cache_alloc_handle hands out the handle of the last allocation again while it is
+    still live: two objects share one handle."""
 
-    __slots__ = ()
+    last = 0
 
-    def zs_free(self, handle: int) -> None:
-        super().zs_free(handle)
-        cache = self.handle_cachep
-        cache._free.append(handle)
-
-
-def _mutant(cls: type[ZsPool]) -> PoolFactory:
-    def make(name: str, space: AddressSpace, ctx: KernelContext, era: str) -> ZsPool:
-        pool = zs_create_pool(name, space, ctx, era=era)
-        assert pool is not None
-        pool.__class__ = cls
-        return pool
-    return make
+    def cache_alloc_handle(self, gfp: int) -> int:
+        handle = super().cache_alloc_handle(gfp)
+        if handle and self.last and self.handle_cachep.is_live(self.last):
+            self.handle_cachep.free(handle)
+            return self.last
+        self.last = handle
+        return handle
 
 
-#: name -> (pool factory, the invariant that exists to catch it)
-MUTANTS: dict[str, tuple[PoolFactory, str]] = {
-    "freelist_forgets_object": (_mutant(_ForgetfulFreelist), "freelists"),
-    "compaction_drops_handle_update": (_mutant(_CompactionDropsHandleUpdate), "contents"),
-    "class_table_off_by_one": (_mutant(_ClassTableOffByOne), "no_overlap"),
-    "pages_never_given_back": (_mutant(_PagesNeverGiveBack), "accounting"),
-    "handle_reused": (_mutant(_HandleReused), "handles"),
+#: name -> (the broken pool class, the invariant that exists to catch it)
+MUTANTS: dict[str, tuple[type[ZsPool], str]] = {
+    "freelist_forgets_object": (ForgetfulFreelist, "freelists"),
+    "compaction_drops_handle_update": (CompactionDropsHandleUpdate, "contents"),
+    "class_table_off_by_one": (ClassTableOffByOne, "no_overlap"),
+    "pages_never_given_back": (PagesNeverGiveBack, "accounting"),
+    "handle_reused": (HandleReused, "handles"),
 }
 
 ZsPoolMachineV58 = machine_for(ERA_V58)

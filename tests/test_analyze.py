@@ -20,25 +20,25 @@ import lz4.block
 import pytest
 import zstandard
 
-from dyndiet.cli import main
-from model import analysis
-from model.abi import get_abi
-from model.analysis import (
+from dyndiet import analysis
+from dyndiet.analysis import (
     COMPRESSORS,
     analyze_tables,
     compressor,
     pool_footprint,
     zs_class_table,
 )
+from dyndiet.cli import main
+from model.abi import get_abi
 from model.context import KernelContext
 from model.designs.protocol import ddebug_table_size
 from model.designs.section import SectionDesign
 from model.elf import POINTER_FIELDS, DyndbgTable, read_dyndbg
+from model.eras import get_era
 from model.errors import BadHandle
 from model.linker import ModuleImage
 from model.memory import AddressSpace
 from model.zsmalloc import zs_create_pool
-from model.zsmalloc_classes import POOL_ERA
 from tests.dd_fixtures import build_module, build_vmlinux, runtime_records
 from tests.helpers import require_tool
 
@@ -188,7 +188,7 @@ def test_pool_footprint_equals_the_zsmalloc_model(era: str, sizes: list[int]) ->
     abi = get_abi("x86_64")
     space = AddressSpace(abi)
     ctx = KernelContext()
-    pool = zs_create_pool("dyndbg_callsites", space, ctx, era=POOL_ERA[era])
+    pool = zs_create_pool("dyndbg_callsites", space, ctx, era=get_era(era).zsmalloc.name)
     assert pool is not None
     for size in sizes:
         assert pool.zs_malloc(size)
@@ -199,13 +199,13 @@ def test_pool_footprint_equals_the_zsmalloc_model(era: str, sizes: list[int]) ->
 @pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.12", "v6.19"])
 def test_the_figures_and_the_designs_pool_use_one_zsmalloc_era(era: str) -> None:
     """``analyze``'s pool figures and the pooled designs (model/designs/storage.py) take their
-    zsmalloc era from the one mapping, so a report never mixes two allocators."""
+    zsmalloc era from the one value, so a report never mixes two allocators."""
     table = zs_class_table(get_abi("x86_64"), era)
-    assert table.era == POOL_ERA[era]
+    assert table.era == get_era(era).zsmalloc.name
 
 
-def test_v6_1_records_go_to_the_v5_8_allocator() -> None:
-    """Linux 6.1's mm/zsmalloc.c is the v5.8-style allocator: ``ZS_MAX_ZSPAGE_ORDER`` 2 (at
+def test_v6_1_records_go_to_the_6_1_allocator() -> None:
+    """Linux 6.1's mm/zsmalloc.c sizes classes as v5.8 did: ``ZS_MAX_ZSPAGE_ORDER`` 2 (at
     most 4 pages per zspage, ``get_pages_per_zspage``) and ``OBJ_TAG_BITS`` inside
     ``OBJ_INDEX_BITS`` (``BITS_PER_LONG - _PFN_BITS - OBJ_TAG_BITS``); the current model's
     chain of up to ``CONFIG_ZSMALLOC_CHAIN_SIZE`` (8) pages came with 6.3."""

@@ -36,18 +36,21 @@ def test_check_reports_and_exit_status(design_file: Path, tmp_path: Path,
     out = tmp_path / "out"
     assert check(str(design_file), "--output", str(out), "--format", "json") == 1
     doc = json.loads(capsys.readouterr().out)
-    assert doc["schema"] == "dyndiet.report/1"
+    assert doc["schema"] == "dyndiet.report/2"
     verdicts = {d["name"]: d["properties"][0]["status"] for d in doc["designs"]}
     assert verdicts == {"good": "passed", "lossy": "failed", "sleepy": "failed"}
     sleepy = next(d for d in doc["designs"] if d["name"] == "sleepy")
-    cx = sleepy["properties"][0]["counterexample"]
-    assert cx["message"].startswith("BUG: sleeping function called from invalid context")
-    assert cx["step_count"] == 1 and cx["steps"] == [{"rule": "push", "args": {"v": 101}}]
+    [f] = sleepy["findings"]
+    assert sleepy["properties"][0]["finding"] == f["id"] == "F1"
+    assert f["severity"] == "splat" and f["properties"] == ["toy-equivalence"]
+    assert f["message"].startswith("BUG: sleeping function called from invalid context")
+    assert f["step_count"] == 1 and f["step_args"] == [{"rule": "push", "args": {"v": 101}}]
+    assert sleepy["source"] == str(design_file.resolve())
     text = (out / "report.txt").read_text()
     assert max(len(line) for line in text.splitlines()) <= 72
-    assert "shrunk to 1 step(s):" in text and "state.push(v=101)" in text
-    assert "| sleepy |" not in (out / "report.md").read_text()  # designs are headings
-    assert "### failed: toy-equivalence" in (out / "report.md").read_text()
+    assert "steps (1):" in text and "push(v=101)" in text
+    md = (out / "report.md").read_text()
+    assert "## `sleepy`: failed" in md and "### F1 (splat)" in md
 
 
 def test_only_passing_designs_exit_0(tmp_path: Path) -> None:
@@ -62,8 +65,10 @@ def test_reproducer_fails_as_reported(design_file: Path, tmp_path: Path) -> None
     check(str(design_file), "--output", str(out))
     repros = sorted(out.glob("test_repro_*.py"))
     assert [r.name for r in repros] == [
-        "test_repro_lossy_toy_equivalence_v6_1_x86_64.py",
-        "test_repro_sleepy_toy_equivalence_v6_1_x86_64.py"]
+        "test_repro_lossy_F1_v6_1_x86_64.py",
+        "test_repro_sleepy_F1_v6_1_x86_64.py"]
+    assert sorted(p.name for p in out.glob("repro_*.sh")) == [
+        "repro_lossy_F1_v6_1_x86_64.sh", "repro_sleepy_F1_v6_1_x86_64.sh"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            str(repros[1])], capture_output=True, text=True, env=env,
@@ -80,7 +85,7 @@ def test_report_renders_saved_json(design_file: Path, tmp_path: Path,
     capsys.readouterr()
     assert main(["report", str(out / "report.json"), "--format", "markdown"]) == 1
     md = capsys.readouterr().out
-    assert "## `lossy`" in md and "**failed**" in md
+    assert "## `lossy`: failed" in md and "**F1**" in md
 
 
 @pytest.mark.parametrize(("content", "expected"), [

@@ -5,18 +5,16 @@ from __future__ import annotations
 import pytest
 
 from model.abi import get_abi
-from model.context import (
+from model.context import HARDIRQ_OFFSET, SOFTIRQ_OFFSET, KernelContext
+from model.errors import BadAccess, BadHandle, DoubleFree, InputError, SleepingInInvalidContext
+from model.gfp import (
     GFP_ATOMIC,
     GFP_KERNEL,
     GFP_NOIO,
     GFP_NOWAIT,
-    HARDIRQ_OFFSET,
-    SOFTIRQ_OFFSET,
-    KernelContext,
     gfp_name,
     gfpflags_allow_blocking,
 )
-from model.errors import BadAccess, BadHandle, DoubleFree, InputError, SleepingInInvalidContext
 from model.memory import AddressSpace
 from model.slab import KmemCache
 
@@ -96,10 +94,12 @@ def test_kmalloc_sleeps_only_when_gfp_allows() -> None:
     assert b != a and abs(b - a) >= 128  # the kmalloc-128 cache
     space.write(a, b"x" * 100)
     ctx.kfree(a)
-    with pytest.raises(DoubleFree):
+    with pytest.raises(DoubleFree) as twice:
         ctx.kfree(a)
-    with pytest.raises(BadHandle):
+    assert twice.value.value == a
+    with pytest.raises(BadHandle) as foreign:
         ctx.kfree(a + 1)
+    assert foreign.value.value == a + 1
     ctx.kfree(0)
 
 
@@ -112,8 +112,9 @@ def test_fault_injection_and_pages() -> None:
     assert frame is not None and frame.addr == space.abi.page_offset + frame.pfn * 4096
     space.write(frame.addr + 4095, b"z")
     ctx.free_page(frame)
-    with pytest.raises(BadAccess):
+    with pytest.raises(BadAccess) as fault:
         space.read(frame.addr, 1)
+    assert fault.value.value == frame.addr
     again = ctx.alloc_page(GFP_KERNEL)
     assert again is not None and again.pfn == frame.pfn  # LIFO reuse, deterministic
     assert space.read(again.addr + 4095, 1) == b"\0"

@@ -12,7 +12,7 @@ from model.designs.storage import c_layout
 from model.linker import record_layout
 from model.zsmalloc_classes import class_table
 from properties.catalogue import DesignRef, Target
-from properties.footprint import boot_workload, measure
+from properties.footprint import BUILTIN_MODULES, LOADABLE_MODULES, boot_workload, measure
 
 TARGET = Target(era="v6.1", abi="x86_64")
 
@@ -90,3 +90,59 @@ def test_pool_pages_are_the_pool_models(table: dict[str, dict[str, int]]) -> Non
     assert pool is not None
     used = sum(s.pages_used for s in pool.class_stats())
     assert table["zpool-copy"]["pool_pages"] == pool.zs_get_total_pages() == used
+
+
+# --- measured, not told -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("era", ["v5.8", "v6.1", "v6.19"])
+def test_every_builtin_footprint_is_what_its_allocators_hold(era: str) -> None:
+    """Each built-in design's own footprint() equals the measurement of its kernel
+    (sections and regions still mapped, pages, live slab objects, tables)."""
+    for name, cls in builtin_designs().items():
+        row = measure(DesignRef(name, "built-in", cls), Target(era=era))
+        assert row["footprint_agrees"], (era, name, row)
+        assert row["resident_bytes"] == row["reported_resident_bytes"]
+
+
+def test_the_table_prints_the_measured_figure_of_a_design_that_under_reports() -> None:
+    """A design whose footprint() leaves out what it kmallocs is not printed as saving it:
+    the table's resident and saved bytes are measured, the disagreement flagged."""
+    from typing import ClassVar
+
+    from model.designs.protocol import DdebugTable
+    from model.designs.section import SectionDesign
+    from model.gfp import GFP_KERNEL
+
+    class Quiet(SectionDesign):
+        """Keeps a kmalloc-64 object per table and says nothing of it."""
+
+        name: ClassVar[str] = "quiet"
+
+        def on_add_table(self, dt: DdebugTable) -> None:
+            self.ctx.kmalloc(48, GFP_KERNEL)
+
+    row = measure(DesignRef("quiet", "tests", Quiet), TARGET)
+    tables = BUILTIN_MODULES + LOADABLE_MODULES
+    assert not row["footprint_agrees"]
+    assert row["reported_resident_bytes"] == row["baseline_resident_bytes"]
+    assert row["resident_bytes"] == row["baseline_resident_bytes"] + 64 * tables
+    assert row["saved_bytes"] == -64 * tables
+
+
+def test_measurement_counts_what_a_design_allocates_and_maps() -> None:
+    """Pages, slab objects at their cache's size and the design's own regions count;
+    zsmalloc's per-CPU mapping areas (the kernel's, whoever uses zsmalloc) do not."""
+    from model.designs.harness import measure_resident
+
+    k = boot_workload(builtin_designs()["zpool-copy"], TARGET)
+    m = measure_resident(k)
+    pool = k.design.zpool.pool
+    assert pool is not None
+    assert m.page_bytes == pool.zs_get_total_pages() * 4096
+    assert m.slab_bytes == len(pool.live_handles()) * 8  # the zs_handle objects only
+    assert dict(m.caches)["zs_handle"] == m.slab_bytes
+    heads = sum(size for name, size in m.regions if name.endswith(":__dyndbg"))
+    assert heads == m.section_bytes  # the bodies were given back
+    k2 = boot_workload(builtin_designs()["section"], TARGET)
+    k2.ctx.kmalloc(40, 0)  # an object the design did not report: measured all the same
+    assert measure_resident(k2).slab_bytes == 64

@@ -44,8 +44,8 @@ def test_relinked_records_leave_the_linkers_section(name: str) -> None:
         assert k.control_read() == boot("section").control_read()
 
 
-@pytest.mark.parametrize("era,pool_era", [("v5.8", "v5.8"), ("v6.1", "v5.8"),
-                                          ("v6.19", "current")])
+@pytest.mark.parametrize("era,pool_era", [("v5.8", "v5.8"), ("v6.1", "v6.1"),
+                                          ("v6.12", "v6.12"), ("v6.19", "current")])
 def test_the_pool_follows_the_era(era: str, pool_era: str) -> None:
     k = boot("zpool-copy", era)
     k.late_init()

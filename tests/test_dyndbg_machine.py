@@ -3,11 +3,14 @@ designs.  Budgets are explicit and derandomized (Phase.explain is left out: it o
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import Phase
 
 from model.designs import builtin_designs
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
+from model.dyndbg.era import ddebug_describe_flags
 from model.errors import BadAccess, BugOn, KernelBug, SleepingInInvalidContext
 from properties.catalogue import DesignRef, Target, catalogue, get_property
 from properties.dyndbg_machine import EQUIVALENCE, Check, DyndbgMachine, dyndbg_machine
@@ -34,7 +37,7 @@ def test_odd_tag_after_fails_equivalence_in_three_steps() -> None:
     assert cx is not None and cx.step_count <= 3
     assert cx.steps[0].rule == "boot"
     text = "\n".join(cx.evidence)
-    assert "union with dd.modname" in text and "odd -> % 2 says zhandle" in text
+    assert ".modname at offset 0" in text and "(odd)" in text  # the word % 2 misreads
     assert ".rodata" in text  # the word is a string pointer
 
 
@@ -225,3 +228,149 @@ def test_baseline_control_file_is_read_again_after_a_write() -> None:
     assert m.kb_control is None
     m.control_read()
     assert m.kb_control is not None and "=p " in m.kb_control
+
+
+# --- search power (issue 14): reach, scale, swarm, observations --------------------------------
+
+def coverage(design: str = "section", examples: int = 60) -> tuple[int, dict[str, int]]:
+    r = run("control-file", design, Budget(max_examples=examples, stateful_step_count=20,
+                                           phases=PHASES))
+    assert r.status == "passed", r.counterexample or r.error
+    return r.test_cases, dict(r.rule_counts)
+
+
+@pytest.fixture(scope="module")
+def section_run() -> tuple[int, dict[str, int]]:
+    return coverage()
+
+
+def test_swarm_runs_with_and_without_fault_injection(section_run: tuple[int, dict[str, int]]
+                                                     ) -> None:
+    """Each test case switches rules off (fault injection half the time): runs that never fail
+    an allocation and runs that fail several both occur, and failures are a small share."""
+    cases, counts = section_run
+    assert 0 < counts["swarm:fail_alloc"] < cases
+    assert 0 < counts["reach:failed-alloc"] < cases
+    steps = sum(v for k, v in counts.items() if ":" not in k and k != "boot")
+    assert counts["fail_alloc"] <= 4 * counts["reach:failed-alloc"]
+    assert counts["fail_alloc"] < 0.15 * steps
+    for rule in ("insmod", "rmmod", "control_read", "control_write_about", "inspect"):
+        assert 0 < counts[f"swarm:{rule}"] < cases, rule
+
+
+def test_runs_reach_boot_loads_reloads_and_large_kernels(section_run: tuple[int, dict[str, int]]
+                                                         ) -> None:
+    """Modules loaded during boot, the same module loaded again, 17 tables and hundreds of
+    callsites, and late init in most runs, within the budget of a CI run."""
+    cases, counts = section_run
+    for what in ("boot-insmod", "reload", "17-tables", "100-callsites", "256-callsites"):
+        assert counts.get(f"reach:{what}", 0) > 0, what
+    assert counts["reach:late-init"] > cases // 2
+
+
+def test_a_swarm_rule_that_is_off_never_runs() -> None:
+    cls = machine("section", Check("equivalence", "control-file"))
+    m = cls()
+    m.boot(builtin=FOO, jump_label=True, optimize_size=False,
+           off=frozenset({"fail_alloc", "control_read"}))
+    rules = {r.function.__name__: r for r in cls.setup_state().rules}
+    assert not all(p(m) for p in rules["fail_alloc"].preconditions)
+    assert all(p(m) for p in rules["hit"].preconditions)
+    m.late_init()
+    assert not all(p(m) for p in rules["control_read"].preconditions)
+    assert all(p(m) for p in rules["control_write"].preconditions)
+
+
+def test_every_design_has_fault_injection_and_the_shrinker() -> None:
+    """Declared by the protocol, not detected: the machine of a design without a pool has
+    fail_alloc and compact too (BaseDesign's defaults)."""
+    for design in ("section", "split", "zpool-copy"):
+        names = machine(design, Check("equivalence", "control-file")).rule_names()
+        assert {"fail_alloc", "compact", "insmod_many", "reload"} <= set(names), design
+
+
+def test_fault_injection_reaches_a_design_through_the_kernel_by_default() -> None:
+    """BaseDesign.inject_alloc_failure fails the kernel's next allocation, whatever allocates."""
+    from model.abi import get_abi
+    from model.designs.harness import DyndbgKernel
+    from model.gfp import GFP_KERNEL
+
+    k = DyndbgKernel.boot(builtin_designs()["split"], get_abi("x86_64"), "v6.1", True, list(FOO))
+    k.inject_alloc_failure(1)
+    assert k.ctx.kmalloc(40, GFP_KERNEL) == 0
+    assert k.ctx.kmalloc(40, GFP_KERNEL) != 0
+
+
+def test_modules_load_and_unload_before_late_init() -> None:
+    """The initramfs loads (and may unload) modules before late init; the 2020 designs copy
+    such a module's callsites at their late_initcall.  zpool-copy's ddebug_zpool_remove
+    unmaps a callsite that was never copied, on a pool late init has not created yet: the
+    reach finds a NULL dereference at rmmod during boot."""
+    mod = ModuleSpec("m", (CallsiteSpec("m", "m_probe", "drivers/m/m.c", "probe %d\n", 40),
+                           CallsiteSpec("m", "m_probe_one", "drivers/m/m.c", "ok\n", 52)))
+    steps = [boot(True), ("insmod", {"module": mod, "param": "+p"}),
+             ("boot_query_about", {"which": 3, "form": 2, "flags": "+pmf"}),
+             ("reload", {"which": 1, "param": None}), ("late_init", {}),
+             ("control_read", {}), ("rmmod", {"which": 0}), ("control_read", {})]
+    for design in ("split", "union-flag", "odd-tag-before"):
+        machine(design, Check("equivalence", "control-file")).replay(steps)
+    with pytest.raises(BadAccess, match=r"NULL pointer dereference.*before late_initcall"):
+        machine("zpool-copy", Check("kernel-rules", "no-oops")).replay(steps)
+
+
+def test_inspect_shows_the_flags_as_the_control_file_does() -> None:
+    """callsite-metadata compares what a user observes: the flags' letters, not the raw value
+    (a bit the design reserves for itself is no user's)."""
+    cls = machine("section", Check("equivalence", "callsite-metadata"))
+    m = cls()
+    m.boot(builtin=FOO, jump_label=True, optimize_size=False)
+    m.inspect(which=0)
+    m.late_init()
+    m.control_write(text="module foo =pmf")
+    m.inspect(which=0)  # raises ObservationDiffers where the design's metadata differs
+    kd = m.kd
+    assert kd is not None
+    letters = ddebug_describe_flags(kd.design.era, kd.design.get_flags(kd.design.tables()[0], 0))
+    assert letters == "pmf"
+    assert f" ={letters} " in kd.control_read()
+
+
+def test_query_about_names_the_callsite() -> None:
+    """Every form of a query about a callsite matches it on the baseline (v6.1)."""
+    from model.abi import get_abi
+    from model.designs.harness import DyndbgKernel
+    from properties.callsites import realistic_module
+    from properties.dyndbg_machine import ABOUT_FORMS, query_about
+
+    mod = realistic_module("e1000e", 20, 7, builtin=True)
+    k = DyndbgKernel.boot(builtin_designs()["section"], get_abi("x86_64"), "v6.1", True, [mod])
+    for which in (0, 5, 19):
+        spec = mod.callsites[which]
+        for form in range(1, 9):
+            text = query_about(spec, form, "+p", "m")
+            res = k.exec_queries(text)
+            assert res.rc >= 1 and res.nfound >= 1, (text, res.messages)
+    assert query_about(None, 3, "+p", "snd") == "module snd +p"
+    assert query_about(mod.callsites[0], 0, "-p", "snd") == "module snd -p"
+    assert ABOUT_FORMS == 10
+
+
+def test_realistic_modules_are_distinct_and_seek_capacity_edges() -> None:
+    """Callsites a control file can tell apart, repeated as a driver repeats them
+    (docs/analyze.md), sizes at 2^k - 1, 2^k, 2^k + 1, formats at class edges; the first n
+    callsites do not depend on n (shrinking the size cuts the tail)."""
+    from properties.callsites import BOUNDARY_SIZES, STRING_EDGES, realistic_module
+
+    assert {15, 16, 17, 63, 64, 65, 255, 256, 257} <= set(BOUNDARY_SIZES)
+    big = realistic_module("snd_hda_intel", 257, 3)
+    assert realistic_module("snd_hda_intel", 40, 3).callsites == big.callsites[:40]
+    sites = big.callsites
+    lines = {(c.filename, c.lineno, c.function, c.format) for c in sites}
+    assert len(lines) == len(sites)  # every callsite tells itself apart
+    same = sum(a.filename == b.filename for a, b in itertools.pairwise(sites))
+    assert 0.7 < same / (len(sites) - 1) < 0.99
+    funcs = sum(a.function == b.function for a, b in itertools.pairwise(sites))
+    assert 0.25 < funcs / (len(sites) - 1) < 0.7
+    assert len({c.format for c in sites}) > 0.85 * len(sites)
+    assert any(len(c.format) in STRING_EDGES for c in sites)
+    assert max(c.lineno for c in sites) < 65536  # the split's lineno:16 (docs/designs/split.md)

@@ -217,7 +217,7 @@ def test_meta_big_endian_bitfields_from_bit_0_is_caught_and_shrunk(
     (as on little-endian) instead of from its most significant bit."""
     real = ABIS["s390x"]
     _require(real)
-    correct = layout_mod._leaf_shift
+    correct = layout_mod.leaf_shift
 
     def lsb_first(abi: Abi, offset_bits: int, width: int, bitfield: bool,
                   total_bits: int) -> int:
@@ -226,7 +226,7 @@ def test_meta_big_endian_bitfields_from_bit_0_is_caught_and_shrunk(
             return total_bits - unit - 8 + (offset_bits - unit)
         return correct(abi, offset_bits, width, bitfield, total_bits)
 
-    monkeypatch.setattr(layout_mod, "_leaf_shift", lsb_first)
+    monkeypatch.setattr(layout_mod, "leaf_shift", lsb_first)
     layout_mod.layout_of.cache_clear()
     try:
         found, diffs = _minimal_failing(real, layout_mod.layout_of)

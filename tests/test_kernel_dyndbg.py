@@ -21,11 +21,17 @@ from model.dyndbg import core
 from model.dyndbg.callsite import CallsiteSpec, ModuleSpec
 from model.linker import ModuleImage, link_module, link_vmlinux
 from model.memory import AddressSpace
+from properties.fidelity import dyndbg_model_era
 from tests.kernel_fixtures import require_kernel
 
-#: (kernel version, model era) pairs.
-ERAS = {"6.1": "v6.1", "6.12": "v6.12"}
-BUILDS = [(v, jl) for v in ERAS for jl in (False, True)]
+VERSIONS = ("6.1", "6.12")
+BUILDS = [(v, jl) for v in VERSIONS for jl in (False, True)]
+
+
+def era_of(version: str) -> str:
+    """The model era of Debian's tree, read from its lib/dynamic_debug.c as ``fidelity`` does
+    (6.1 is v6.1, 6.12 is v6.12)."""
+    return dyndbg_model_era(require_kernel(version))
 
 BUILTIN = (
     ModuleSpec("foo", (CallsiteSpec("foo", "foo_probe", "drivers/foo.c", "probe %d\n", 10),
@@ -53,7 +59,7 @@ class Booted:
 
     def __init__(self, version: str, jump_label: bool, server: KernelServer,
                  cmdline: str = "") -> None:
-        self.era = ERAS[version]
+        self.era = era_of(version)
         self.jump_label = jump_label
         abi = get_abi("x86_64")
         self.space = AddressSpace(abi)
@@ -220,7 +226,7 @@ def test_features_come_from_the_source(server: tuple[str, bool, KernelServer]) -
 def test_a_large_control_file_read_in_small_chunks(server: tuple[str, bool, KernelServer]
                                                    ) -> None:
     version, jump_label, srv = server
-    era = ERAS[version]
+    era = era_of(version)
     sites = tuple(CallsiteSpec("big", f"fn{i % 7}", f"drivers/big/f{i % 5}.c",
                                f"message number {i} with some text\n", 100 + i)
                   for i in range(250))
@@ -249,7 +255,7 @@ def test_an_empty_builtin_table_fails_init_and_makes_no_control_file(
         server: tuple[str, bool, KernelServer]) -> None:
     version, jump_label, srv = server
     space = AddressSpace(get_abi("x86_64"))
-    image = link_vmlinux(space, ERAS[version], jump_label, ())
+    image = link_vmlinux(space, era_of(version), jump_label, ())
     k = srv.new_kernel()
     try:
         real = RealDyndbg(k)

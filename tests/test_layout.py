@@ -60,7 +60,7 @@ def test_ddebug_sizes_per_era_and_config() -> None:
     assert "class_id" not in ddebug_layout(X86, "v5.8").paths()
     assert "key" not in {m.name for m in ddebug_layout(X86, "v6.1", False).members}
     assert ddebug_layout(ABIS["i386"], "v6.1").size == 32
-    with pytest.raises(InputError, match="unknown era"):
+    with pytest.raises(InputError, match="unknown record layout"):
         ddebug_layout(X86, "v4.0")
 
 

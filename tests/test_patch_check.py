@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -126,5 +127,6 @@ def test_a_patch_to_zsmalloc_is_held_against_the_model(capsys: pytest.CaptureFix
     diff = finding["difference"]
     assert diff["baseline_name"] == "model" and diff["baseline"] != diff["design"]
     assert finding["step_count"] <= 4
-    assert finding["steps"][:2] == ['zs_create_pool("dyndiet")',
-                                    "zs_malloc(pool, 1, GFP_KERNEL), then the object written"]
+    assert finding["steps"][0] == 'zs_create_pool("dyndiet")'
+    assert any(re.fullmatch(r"zs_malloc\(pool, [1-9]\d*, GFP_\w+\), then the object written", s)
+               for s in finding["steps"][1:]), finding["steps"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis.stateful import precondition, rule
 
 from model.errors import SleepingInInvalidContext
 from properties.catalogue import Target
-from properties.runner import Budget, run_property
+from properties.runner import Budget, Counterexample, normalise, run_property
+from properties.tracing import Step, StepNotApplicable, TracedMachine, traced
 from tests.toy_designs import (
     TOY_PROPERTY,
     BrokenStack,
@@ -69,3 +71,36 @@ def test_seeded_runs_repeat() -> None:
     a = run_property(TOY_PROPERTY, ref(LossyStack), Target(), Budget(20, 10, seed=7))
     b = run_property(TOY_PROPERTY, ref(LossyStack), Target(), Budget(20, 10, seed=7))
     assert a.counterexample == b.counterexample and a.test_cases == b.test_cases
+
+
+class _Gated(TracedMachine):
+    """``fire`` may run only once ``arm`` has: the failure needs both steps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+
+    @rule()
+    @traced
+    def arm(self) -> None:
+        self.armed = True
+
+    @precondition(lambda self: self.armed)
+    @rule()
+    @traced
+    def fire(self) -> None:
+        raise AssertionError("fired")
+
+
+def test_replay_refuses_a_step_whose_precondition_fails() -> None:
+    with pytest.raises(StepNotApplicable):
+        _Gated.replay([Step("fire")])
+
+
+def test_normalise_keeps_the_steps_a_precondition_needs() -> None:
+    """Removing ``arm`` leaves a run Hypothesis could never produce: normalise keeps it (and
+    drops the no-op second ``arm``)."""
+    cx = Counterexample(message="fired", error_type="AssertionError",
+                        steps=(Step("arm"), Step("arm"), Step("fire")))
+    got = normalise(_Gated, cx)
+    assert [s.rule for s in got.steps] == ["arm", "fire"]

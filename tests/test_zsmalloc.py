@@ -13,7 +13,9 @@ from model.errors import (
     DoubleFree,
     InputError,
     KernelBug,
+    NestedMapping,
     SleepingInInvalidContext,
+    UseAfterFree,
 )
 from model.memory import AddressSpace
 from model.zsmalloc import (
@@ -21,10 +23,10 @@ from model.zsmalloc import (
     ERA_V58,
     ERA_V61,
     ERA_V612,
-    ERAS,
     ZS_ALMOST_EMPTY,
     ZS_ALMOST_FULL,
     ZS_FULL,
+    ZSMALLOC_ERA_NAMES,
     MigrateLockDeadlock,
     MigrateMode,
     PinDeadlock,
@@ -34,6 +36,8 @@ from model.zsmalloc import (
     zs_create_pool,
 )
 from model.zsmalloc_classes import class_table, era_has_map_api
+from model.zsmalloc_view import debugfs_classes, zspage_object_addr
+from properties.zsmalloc_machine import check_pool
 
 RO, WO, RW = ZsMapMode.ZS_MM_RO, ZsMapMode.ZS_MM_WO, ZsMapMode.ZS_MM_RW
 
@@ -148,7 +152,7 @@ def test_freelist_is_lifo_and_chained_in_the_page_bytes() -> None:
     zspage = next(z for _c, z in pool.zspages())
     assert pool.zspage_freelist(zspage)[:2] == (1, 4)
     # the free object 1 holds the link "next = 4 << OBJ_TAG_BITS"
-    assert space.read_word(pool.zspage_object_addr(zspage, 1)) == 4 << 1
+    assert space.read_word(zspage_object_addr(pool, zspage, 1)) == 4 << 1
 
 
 def test_fullness_groups_v58() -> None:
@@ -240,11 +244,12 @@ def test_nested_mapping_is_detected() -> None:
     assert other is not None
     c = other.zs_malloc(10, GFP_KERNEL)
     pool.zs_map_object(a, RO)
-    with pytest.raises(KernelBug, match=r"nested mapping.*no protection against nested"):
+    with pytest.raises(NestedMapping, match=r"nested mapping.*no protection against") as nested:
         pool.zs_map_object(b, RO)
+    assert nested.value.value == b
     with pytest.raises(SleepingInInvalidContext):  # zs_create_pool kzalloc()s GFP_KERNEL
         zs_create_pool("third", pool.space, ctx)
-    with pytest.raises(KernelBug, match="nested mapping"):  # the area is shared by all pools
+    with pytest.raises(NestedMapping):  # the area is shared by all pools
         other.zs_map_object(c, RO)
     ctx.switch_cpu(1)
     pool.zs_map_object(b, RO)  # another CPU has its own area
@@ -289,12 +294,15 @@ def test_bad_and_freed_handles() -> None:
     _, _, pool = make()
     h = pool.zs_malloc(10, GFP_KERNEL)
     pool.zs_free(h)
-    with pytest.raises(DoubleFree):
+    with pytest.raises(DoubleFree) as twice:
         pool.zs_free(h)
-    with pytest.raises(DoubleFree):
+    assert twice.value.value == h
+    with pytest.raises(UseAfterFree) as used:
         pool.zs_map_object(h, RO)
-    with pytest.raises(BadHandle):
+    assert not isinstance(used.value, DoubleFree) and used.value.value == h
+    with pytest.raises(BadHandle) as foreign:
         pool.zs_free(0x1234)
+    assert type(foreign.value) is BadHandle and foreign.value.value == 0x1234
     with pytest.raises(BadHandle):
         pool.zs_map_object(h + 1, RO)
     with pytest.raises(KernelBug, match="not mapped"):
@@ -372,7 +380,7 @@ def test_v61_and_v612_map_without_pinning(era: str) -> None:
     pool.zs_unmap_object(h)
     pool.zs_free(h)  # unnoticed
     ctx.switch_cpu(0)
-    with pytest.raises(DoubleFree):
+    with pytest.raises(UseAfterFree):
         pool.zs_unmap_object(h)
     del space
 
@@ -390,7 +398,7 @@ def test_v61_and_v612_sleeping_while_mapped_names_might_alloc(era: str) -> None:
     assert pool.zs_malloc(100, GFP_ATOMIC)
 
 
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ZSMALLOC_ERA_NAMES)
 def test_migrate_sync_no_copy(era: str) -> None:
     """zs_page_migrate refuses MIGRATE_SYNC_NO_COPY with -EINVAL (v5.8; 6.1
     mm/zsmalloc.c:1859); 6.12's enum migrate_mode has no such mode."""
@@ -406,7 +414,7 @@ def test_migrate_sync_no_copy(era: str) -> None:
     assert pool.zs_page_migrate(page, MigrateMode.MIGRATE_ASYNC) == 0
 
 
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ZSMALLOC_ERA_NAMES)
 def test_only_v58_isolation_takes_the_zspage_off_its_list(era: str) -> None:
     """v5.8's zs_page_isolate removes the zspage from its fullness list and the putback
     reinserts it (at the head); since 5.17 (6.1 :1820, 6.12 :1759) isolation leaves the lists
@@ -440,7 +448,6 @@ def test_v61_and_v612_compaction_waits_for_a_mapped_source(era: str) -> None:
         pool.zs_compact()
     assert info.value.site == era_features(era).write_lock_site
     assert not pool.compaction_in_progress
-    from properties.zsmalloc_machine import check_pool
     oracle = {h: pool.read_payload(h, 1000) for h in pool.live_handles()}
     assert check_pool(pool, oracle) is None
 
@@ -487,7 +494,7 @@ def fragment(pool: ZsPool, size: int = 1000, n: int = 16) -> dict[int, bytes]:
     return kept
 
 
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ZSMALLOC_ERA_NAMES)
 def test_compaction_keeps_handles_and_contents(era: str) -> None:
     _, _, pool = make(era)
     kept = fragment(pool)
@@ -530,7 +537,7 @@ def test_compaction_in_atomic_context_sleeps() -> None:
 
 
 # --------------------------------------------------------------------------- migration
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ZSMALLOC_ERA_NAMES)
 def test_page_migration_moves_pages_not_handles(era: str) -> None:
     _space, ctx, pool = make(era)
     kept = fragment(pool, 1500, 6)
@@ -573,11 +580,11 @@ def test_page_migration_moves_pages_not_handles(era: str) -> None:
 
 
 # --------------------------------------------------------------------------- stats
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ZSMALLOC_ERA_NAMES)
 def test_debugfs_classes(era: str) -> None:
     _, _, pool = make(era)
     fragment(pool, 1000, 8)
-    text = pool.debugfs_classes()
+    text = debugfs_classes(pool)
     lines = text.splitlines()
     assert lines[0].split()[:2] == ["class", "size"]
     row = next(line for line in lines if line.split()[:2] == ["62", "1024"])
@@ -612,12 +619,10 @@ def test_compaction_with_only_pinned_sources_terminates_v58() -> None:
     assert pool.live_handles() == frozenset({hs[0], hs[4]})
 
 
-@pytest.mark.parametrize("era", ERAS)
+@pytest.mark.parametrize("era", ZSMALLOC_ERA_NAMES)
 @pytest.mark.parametrize("abi", ["x86_64", "i386", "arm", "s390x", "ppc64"])
 def test_every_abi_keeps_the_invariants(era: str, abi: str) -> None:
     """Word size, byte order and page size come from the ABI (big-endian s390x, 64 KiB ppc64)."""
-    from properties.zsmalloc_machine import check_pool
-
     space, _, pool = make(era, abi)
     page = space.abi.page_size
     oracle: dict[int, bytes] = {}

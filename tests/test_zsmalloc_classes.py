@@ -223,5 +223,7 @@ def test_classes_command_text_and_bad_input(capsys: pytest.CaptureFixture[str]) 
     assert main(["classes", "--era", "v5.8"]) == 0
     text = capsys.readouterr().out
     assert "3257" in text and "202" in text
-    assert main(["classes", "--chain-size", "99"]) == 2
-    assert "chain size 99" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # argparse: refused before any work
+        main(["classes", "--chain-size", "99"])
+    assert exc.value.code == 2
+    assert "CHAIN_SIZE must be a number from 4 to 16, not 99" in capsys.readouterr().err

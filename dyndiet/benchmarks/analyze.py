@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from dyndiet.analysis import analyze_tables
 from dyndiet.benchmarks import Figure
-from model.analysis import analyze_tables
 from model.elf import read_dyndbg
 
 _DD_H = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "dyndbg" / "dd.h"

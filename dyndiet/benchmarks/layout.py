@@ -3,6 +3,8 @@ machines do thousands of times per run), laying out a fresh type, and reading a 
 
 from __future__ import annotations
 
+import functools
+
 from dyndiet.benchmarks import Figure, rate
 from model.abi import ABIS
 from model.builtin_layouts import ddebug_layout
@@ -21,13 +23,13 @@ def run(quick: bool) -> list[Figure]:
                   "key.dd_key_true.key.enabled.counter": 1, "key.dd_key_true.key.type": 1}
         data = lay.encode(values)
         out.append(Figure("layout", f"encode struct _ddebug ({abi_name})",
-                          rate(lambda lay=lay, v=values: lay.encode(v),
+                          rate(functools.partial(lay.encode, values),
                                seconds=seconds), "records/s"))
         out.append(Figure("layout", f"decode struct _ddebug ({abi_name})",
-                          rate(lambda lay=lay, d=data: lay.decode(d), seconds=seconds),
+                          rate(functools.partial(lay.decode, data), seconds=seconds),
                           "records/s"))
         out.append(Figure("layout", f"get one field of struct _ddebug ({abi_name})",
-                          rate(lambda lay=lay, d=data: lay.get(d, "flags"), seconds=seconds),
+                          rate(functools.partial(lay.get, data, "flags"), seconds=seconds),
                           "reads/s"))
     text = header_text("dynamic_debug_v6.1.h")
     include = {"jump_label.h": header_text("jump_label.h")}

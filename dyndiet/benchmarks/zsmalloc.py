@@ -8,19 +8,22 @@ import time
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
+    Bundle,
     RuleBasedStateMachine,
+    consumes,
     invariant,
-    precondition,
+    multiple,
     rule,
     run_state_machine_as_test,
 )
 
 from dyndiet.benchmarks import Figure
 from model.abi import get_abi
-from model.context import GFP_KERNEL, KernelContext
+from model.context import KernelContext
+from model.gfp import GFP_KERNEL
 from model.memory import AddressSpace
 from model.zsmalloc import ERA_CURRENT, ERA_V58, ZsMapMode, zs_create_pool
-from properties.zsmalloc_machine import ACCESS_HOW, MALLOC_HOW, machine_for
+from properties.zsmalloc_machine import ACCESS_HOW, EDGE_SIZES, GFPS, REFUSED_SIZES, machine_for
 
 AREA = "zsmalloc"
 SIZES = (24, 100, 300, 1000, 3000)
@@ -85,37 +88,54 @@ class EmptyMachine(RuleBasedStateMachine):
 
 
 class ShapeMachine(RuleBasedStateMachine):
-    """The pool machine's rules and argument strategies with empty bodies: the part of a step
-    that is Hypothesis's own work (the ceiling for the pool machine's ratio)."""
+    """The pool machine's rules, bundle and argument strategies with empty bodies: the part of
+    a step that is Hypothesis's own work (the ceiling for the pool machine's ratio)."""
+
+    objects = Bundle("handles")
 
     def __init__(self) -> None:
         super().__init__()
         self.steps: list[str] = []
 
-    @rule(size=st.one_of(st.integers(1, 4096), st.sampled_from([0, 3257, 4097])),
-          how=st.sampled_from(MALLOC_HOW))
-    def malloc(self, size: int, how: object) -> None:
+    @rule(target=objects, size=st.integers(1, 4096) | st.sampled_from(EDGE_SIZES),
+          gfp=st.sampled_from(GFPS))
+    def malloc(self, size: int, gfp: int) -> int:
         self.steps.append("malloc")
+        return len(self.steps)
 
-    @rule(size=st.sampled_from([24, 200, 1000]), count=st.integers(1, 12),
-          compact=st.booleans())
-    def fragment(self, size: int, count: int, compact: bool) -> None:
-        self.steps.append("fragment")
+    @rule(size=st.sampled_from(REFUSED_SIZES))
+    def malloc_refused(self, size: int) -> None:
+        self.steps.append("malloc_refused")
 
-    @precondition(lambda self: bool(self.steps))
-    @rule(i=st.integers(0, 1 << 16))
-    def free(self, i: int) -> None:
+    @rule(size=st.integers(1, 4096))
+    def malloc_fails(self, size: int) -> None:
+        self.steps.append("malloc_fails")
+
+    @rule(target=objects, size=st.integers(1, 4096))
+    def malloc_in_hardirq(self, size: int) -> int:
+        self.steps.append("malloc_in_hardirq")
+        return len(self.steps)
+
+    @rule(handle=objects)
+    def map_in_hardirq(self, handle: int) -> None:
+        self.steps.append("map_in_hardirq")
+
+    @rule(target=objects, handle=consumes(objects))
+    def free(self, handle: int) -> object:
         self.steps.append("free")
+        return multiple()
 
-    @precondition(lambda self: bool(self.steps))
-    @rule(i=st.integers(0, 1 << 16), how=st.sampled_from(ACCESS_HOW))
-    def access(self, i: int, how: object) -> None:
+    @rule(handle=objects, how=st.sampled_from(ACCESS_HOW))
+    def access(self, handle: int, how: object) -> None:
         self.steps.append("access")
 
-    @precondition(lambda self: bool(self.steps))
-    @rule(i=st.integers(0, 1 << 16))
-    def hold_or_release(self, i: int) -> None:
+    @rule(handle=objects)
+    def hold(self, handle: int) -> None:
         self.steps.append("hold")
+
+    @rule()
+    def release(self) -> None:
+        self.steps.append("release")
 
     @rule()
     def switch_cpu(self) -> None:
@@ -125,13 +145,34 @@ class ShapeMachine(RuleBasedStateMachine):
     def compact(self) -> None:
         self.steps.append("compact")
 
-    @precondition(lambda self: bool(self.steps))
-    @rule(i=st.integers(0, 1 << 16))
-    def migrate(self, i: int) -> None:
+    @rule(handle=objects)
+    def migrate(self, handle: int) -> None:
         self.steps.append("migrate")
 
+    @rule(target=objects, size=st.sampled_from((24, 200, 1000, 2000, 3000, 3600, 4096)),
+          count=st.integers(1, 12), compact=st.booleans())
+    def fragment(self, size: int, count: int, compact: bool) -> object:
+        self.steps.append("fragment")
+        return multiple(*range(count))
+
     @invariant()
-    def invariants_hold(self) -> None:
+    def no_overlap(self) -> None:
+        pass
+
+    @invariant()
+    def contents(self) -> None:
+        pass
+
+    @invariant()
+    def handles(self) -> None:
+        pass
+
+    @invariant()
+    def accounting(self) -> None:
+        pass
+
+    @invariant()
+    def freelists(self) -> None:
         pass
 
 

@@ -8,9 +8,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from dyndiet.options import ERAS
+from dyndiet.analysis import TableFigures, analyze_tables
 from model.abi import ABI_NAMES
-from model.analysis import TableFigures, analyze_tables
 from model.elf import (
     POINTER_FIELDS,
     DyndbgTable,
@@ -18,6 +17,7 @@ from model.elf import (
     module_image_end,
     read_dyndbg,
 )
+from model.eras import ERA_NAMES as ERAS
 from model.errors import InputError
 
 HELP = "measure __dyndbg in a vmlinux, modules (.ko, .ko.xz, .ko.zst) or a directory of modules"

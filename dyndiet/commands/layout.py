@@ -5,7 +5,9 @@ side-by-side comparison of two versions of a header.
     dyndiet layout OLD.h NEW.h --compare [--abi ABI|all] [--struct NAME]... [--callsites N]
 
 ``FILE`` may also name a built-in header (``dynamic_debug_v6.1.h``, ``jump_label.h``, ...)
-when no such file exists.
+when no such file exists.  ``SMP_CACHE_BYTES`` (what ``____cacheline_aligned`` aligns to) is
+each ABI's ``L1_CACHE_BYTES`` unless ``-D`` sets it.  An array is one member, as pahole shows
+it: ``char a[4000000000]`` lays out as fast as ``char a[4]``.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from model.abi import ABI_NAMES, DEFAULT_ABI, Abi, get_abi
-from model.creader import header_names, header_text, parse_c
+from model.creader import MAX_SOURCE_BYTES, header_names, header_text, parse_c
 from model.errors import InputError
 from model.layout import Layout, Member, RecordType, TypedefType, layout_of
 
@@ -26,6 +28,16 @@ HELP = "show struct/union layouts (pahole style) for a target ABI, or compare tw
 #: Callsites in Jim Cromie's 2020 laptop kernel ("dyndbg: 2605 entries").
 DEFAULT_CALLSITES = 2605
 CACHELINE = 64
+#: ``L1_CACHE_BYTES`` (arch/*/include/asm/cache.h) where it is not 64: s390's 256
+#: (``L1_CACHE_SHIFT`` 8) and powerpc64's 128 (``L1_CACHE_SHIFT`` 7).
+L1_CACHE_BYTES: dict[str, int] = {"s390x": 256, "ppc64": 128}
+
+
+def abi_defines(abi: Abi, defines: dict[str, str]) -> dict[str, str]:
+    """``defines`` plus ``SMP_CACHE_BYTES`` of ``abi`` unless the user set it."""
+    if "SMP_CACHE_BYTES" in defines:
+        return defines
+    return {**defines, "SMP_CACHE_BYTES": str(L1_CACHE_BYTES.get(abi.name, 64))}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,8 +70,13 @@ def parse_defines(items: Sequence[str]) -> dict[str, str]:
 def read_header(path: str, defines: dict[str, str]) -> dict[str, RecordType]:
     """The named structs and unions ``path`` defines (typedef names of records too)."""
     p = Path(path)
+    if p.exists() and not p.is_file():
+        raise InputError("not a regular file", path=path)
     if p.is_file():
         try:
+            if p.stat().st_size > MAX_SOURCE_BYTES:
+                raise InputError(f"{p.stat().st_size:,} bytes: larger than the C reader takes "
+                                 f"({MAX_SOURCE_BYTES >> 20} MiB)", path=path)
             text = p.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", path=path) from None
@@ -107,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give one file (two only with --compare)")
     abi = get_abi(args.abi)
     path = args.files[0]
-    types = select(read_header(path, defines), args.struct, path)
+    types = select(read_header(path, abi_defines(abi, defines)), args.struct, path)
     if not types:
         raise InputError("defines no named struct or union", path=path)
     layouts = [layout_of(t, abi, name) for name, t in types.items()]
@@ -293,8 +310,16 @@ def compare_text(old_path: str, new_path: str, abis: Sequence[Abi], wanted: Sequ
                  defines: dict[str, str], callsites: int) -> str:
     """Side-by-side per-ABI view of what a patch does to the structs of a header: size,
     alignment, holes, every member's place, and the footprint per callsite and per kernel."""
-    old = read_header(old_path, defines)
-    new = read_header(new_path, defines)
+    old = read_header(old_path, abi_defines(abis[0], defines))
+    new = read_header(new_path, abi_defines(abis[0], defines))
+    # each ABI's own reading where its cache line differs
+    by_abi: dict[str, tuple[dict[str, RecordType], dict[str, RecordType]]] = {}
+    for a in abis:
+        d = abi_defines(a, defines)
+        if d == abi_defines(abis[0], defines):
+            by_abi[a.name] = (old, new)
+        else:
+            by_abi[a.name] = (read_header(old_path, d), read_header(new_path, d))
     if wanted:
         missing = [n for n in wanted if n not in old and n not in new]
         if missing:
@@ -312,8 +337,12 @@ def compare_text(old_path: str, new_path: str, abis: Sequence[Abi], wanted: Sequ
         o_t, n_t = old.get(name), new.get(name)
         some = o_t if o_t is not None else n_t
         assert some is not None
-        lays_o = {a.name: layout_of(o_t, a, name) if o_t else None for a in abis}
-        lays_n = {a.name: layout_of(n_t, a, name) if n_t else None for a in abis}
+        lays_o: dict[str, Layout | None] = {}
+        lays_n: dict[str, Layout | None] = {}
+        for a in abis:
+            o_a, n_a = (t.get(name) for t in by_abi[a.name])
+            lays_o[a.name] = layout_of(o_a, a, name) if o_a else None
+            lays_n[a.name] = layout_of(n_a, a, name) if n_a else None
         out.append(f"{some.kind} {name}" + ("  (new)" if o_t is None else "") +
                    ("  (removed)" if n_t is None else ""))
         rows: list[tuple[str, list[str]]] = []

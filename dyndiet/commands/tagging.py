@@ -72,7 +72,7 @@ def _select(abi: Abi, args: argparse.Namespace) -> tuple[list[str], tuple[Domain
 
 
 def _cells(abi: Abi, keys: list[str], domains: tuple[Domain, ...]) -> list[Verdict]:
-    out = []
+    out: list[Verdict] = []
     for k in keys:
         s = get_scheme(abi, k)
         out.extend(Verdict(s, d, smallest_counterexample(s, d)) for d in domains)

@@ -158,32 +158,3 @@ class JulyDesign(PooledDesign):
         self.space.write(addr, self.layout.encode(values))
         if mapped is not None:
             self.zpool.unmap(mapped, dirty=True)
-
-    # --- evidence ----------------------------------------------------------------------------------
-
-    def describe_word(self, dt: DdebugTable, i: int, word: int, verdict: str) -> list[str]:
-        """The bytes behind a decision on the record's zhandle word (for a report)."""
-        addr = self.head_addr(dt, i)
-        member = self.head.member("zhandle")
-        overlays = [p for p, m in self.head.leaves()
-                    if p != "zhandle" and m.offset == member.offset and m.size == member.size]
-        region = self.space.region_at(word)
-        where = region.name if region is not None else "no mapped region"
-        text = ""
-        if region is not None:
-            try:
-                text = " " + repr(self.space.read_cstring(word).decode("latin-1"))
-            except Exception:
-                text = ""
-        ws = self.abi.long_size
-        home = self.space.region_at(addr)
-        lines = [
-            f"struct _ddebug_zrec ({self.head.size} bytes, {self.abi.name}) of callsite {i} of "
-            f"table {dt.mod_name}, at {addr:#x} in {home.name if home else '?'}:",
-            f"  offset {member.offset}, {ws} bytes: zhandle"
-            + (f" (union with {', '.join(overlays)})" if overlays else " (a word of its own)"),
-            f"  value found there: {word:#x}, {'odd' if word & 1 else 'even'} -> {verdict}",
-            f"  {word:#x} points into {where}{text}",
-        ]
-        return lines
-

@@ -7,7 +7,17 @@ A *design* is a class constructed as ``Design(abi, era, jump_label, space, ctx)`
 * follows the kernel's lifecycle: ``dynamic_debug_init(image)`` at early init with the builtin
   records of vmlinux, ``late_init()`` (where the 2020 designs copy into the pool and reclaim
   the section), ``add_module(image)`` / ``remove_module(name)`` at insmod / rmmod, and
-* reports its ``footprint()``, computed from the layout engine and the pool model.
+* reports its ``footprint()``, computed from the layout engine and the pool model (the
+  machine holds it against what the allocators measure: ``harness.measure_resident``), and
+* declares the hooks the machine drives it with: ``inject_alloc_failure(count)`` (fault
+  injection) and ``compact()`` (the shrinker).
+
+``get_flags`` returns the flags ``ddebug_change`` last stored with ``set_flags``; a design may
+keep bits of its own above the era's flags (the Aug-2020 series reserved
+``_DPRINTK_FLAGS_MAPPED (1<<7)``): the properties compare what a user observes (the flags the
+control file shows, the print decisions, the prefixes), never the raw value.  ``ddebug_change``
+computes ``(old & mask) | flags`` from ``get_flags``, so a ``=`` query (mask 0) hands
+``set_flags`` a value without the reserved bits: keeping them is the design's job.
 
 :class:`BaseDesign` does the bookkeeping every design shares (``struct ddebug_table`` list in
 the era's order, the builtin split by module name, the static key in the record) so that a
@@ -97,6 +107,10 @@ class Design(CallsiteStore, Protocol):
     def remove_module(self, mod_name: str) -> int: ...
 
     def footprint(self) -> Footprint: ...
+
+    def inject_alloc_failure(self, count: int = 1) -> None: ...
+
+    def compact(self) -> int: ...
 
 
 _TABLE_C = {
@@ -244,6 +258,19 @@ class BaseDesign(abc.ABC):
     @abc.abstractmethod
     def footprint(self) -> Footprint:
         """What the design keeps resident."""
+
+    # --- the machine's hooks: fault injection and the shrinker ----------------------------------
+
+    def inject_alloc_failure(self, count: int = 1) -> None:
+        """The next ``count`` allocations fail: by default the kernel's own fault injection
+        (``should_failslab`` / ``should_fail_alloc_page``: the next page, slab or ``kmalloc``
+        allocation of this kernel returns NULL), so every design that allocates with the
+        model's allocators is tested; a pool design narrows it to its ``zs_malloc``."""
+        self.ctx.inject_alloc_failure(count)
+
+    def compact(self) -> int:
+        """The shrinker (``zs_compact`` of a pool design): pages freed; nothing by default."""
+        return 0
 
     # --- default record access: the record in its section -------------------------------------
 

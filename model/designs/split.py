@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from model.designs import register
 from model.designs.protocol import DdebugSite, DdebugTable, Footprint
 from model.designs.storage import Relinked, RelinkedDesign, c_layout
+from model.eras import _DPRINTK_CLASS_DFLT
 from model.layout import Layout
 
 #: include/linux/dynamic_debug.h after Aug-2020 patches 4/7 (split) and 5/7 (``zhandle``).
@@ -99,7 +100,7 @@ class SplitDesign(RelinkedDesign):
         head = self.read_head(dt, i)
         b = self.read_body(head["site"])
         return DdebugSite(b["modname"], b["function"], b["filename"], b["format"], b["lineno"],
-                          b.get("class_id", 63), head["flags"])
+                          b.get("class_id", _DPRINTK_CLASS_DFLT), head["flags"])
 
     def get_flags(self, dt: DdebugTable, i: int) -> int:
         return self.head_get(dt, i, "flags")

@@ -8,15 +8,13 @@ with the module), and unmaps the linker's records, so nothing can read them by a
 table keeps the linker's record addresses as the *identity* of its callsites (the descriptor a
 ``pr_debug`` passes); :meth:`RelinkedDesign.head_addr` says where the design keeps callsite ``i``.
 
-:class:`PoolStore` wraps the zsmalloc model for the kernel era the design runs in
-(:data:`model.zsmalloc_classes.POOL_ERA`, which ``dyndiet analyze`` reads too):
+:class:`PoolStore` wraps the zsmalloc model of the kernel era the design runs in
+(:attr:`model.eras.Era.zsmalloc`, which ``dyndiet analyze`` reads too):
 
-* ``v5.8``, ``v6.1`` and ``v6.12`` use the v5.8 model: ``zs_map_object`` / ``zs_unmap_object``
-  with ``BUG_ON(in_interrupt())``, one mapping per CPU, preemption off while mapped.  v6.1's
-  zs_map_object (mm/zsmalloc.c, 5.17 to 6.14) keeps that contract (``local_lock`` of the per-CPU
-  ``zs_map_area`` instead of ``get_cpu_var``, the pool's ``migrate_lock`` instead of the
-  handle's pin bit); nothing a dyndbg design observes differs, and 6.1's classes are v5.8's
-  (at most 4 pages per zspage).  6.12's classes are not (``POOL_ERA`` says how).
+* ``v5.8``, ``v6.1`` and ``v6.12`` have ``zs_map_object`` / ``zs_unmap_object`` with
+  ``BUG_ON(in_interrupt())``, one mapping per CPU, preemption off while mapped (v5.8 pins the
+  handle; 6.1 and 6.12 take ``local_lock`` of the per-CPU ``zs_map_area`` and the zspage's
+  ``migrate_read_lock``); each runs on its own era of the zsmalloc model.
 * ``v6.19`` uses the current model: ``zs_obj_read_begin`` / ``zs_obj_read_end`` /
   ``zs_obj_write`` (zs_map_object was removed in 6.15), whose reads may sleep and run in any
   context the model allows.
@@ -34,12 +32,11 @@ from model.builtin_layouts import KEY_ENABLED
 from model.context import GFP_ATOMIC, GFP_KERNEL
 from model.creader import header_text, parse_c
 from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
+from model.eras import _DPRINTK_CLASS_DFLT, layout_era
 from model.errors import BadAccess
 from model.layout import Layout, RecordType, layout_of
 from model.linker import ModuleImage
-from model.sections import layout_era
-from model.zsmalloc import ERA_V58, ZsMapMode, ZsPool, zs_create_pool
-from model.zsmalloc_classes import POOL_ERA, zsmalloc_era
+from model.zsmalloc import ZsMapMode, ZsPool, zs_create_pool
 
 #: Where design sections go: 64 MiB into the linear map, below the model's page frames (256 MiB)
 #: and outside the module area, so modules link at the same addresses as in the baseline kernel.
@@ -120,8 +117,6 @@ class RelinkedDesign(BaseDesign):
         self._where: dict[int, tuple[Relinked, int]] = {}
         #: ``pr_err``/``pr_warn`` lines the design logged.
         self.log: list[str] = []
-        #: Lines describing the bytes behind the design's last decision on an ambiguous word.
-        self.evidence: list[str] = []
 
     # --- re-linking ---------------------------------------------------------------------------
 
@@ -195,12 +190,14 @@ class RelinkedDesign(BaseDesign):
         if hit is None:
             for rel in self.relinked.values():
                 off = dt.descs - rel.records_addr
-                if 0 <= off < max(1, rel.count) * rel.record_size:
+                # an image without records has no table: its (unmapped) records address may
+                # be the next module's, so it never holds a table's records
+                if 0 <= off < rel.count * rel.record_size:
                     hit = (rel, off // rel.record_size)
                     break
             else:
                 raise BadAccess(f"BUG: no section holds the records of table {dt.mod_name}",
-                                "model/designs/storage.py")
+                                "model/designs/storage.py", value=dt.descs)
             self._where[dt.ident] = hit
         return hit[0], hit[1] + i
 
@@ -235,7 +232,7 @@ class RelinkedDesign(BaseDesign):
 
     def read_record(self, dt: DdebugTable, i: int) -> dict[str, int]:
         raise BadAccess("BUG: the linker's record is re-linked; read the design's head",
-                        "model/designs/storage.py")
+                        "model/designs/storage.py", value=dt.descs)
 
     def section_bytes(self) -> tuple[int, int]:
         """(resident, reclaimed) bytes of the design's record sections."""
@@ -255,7 +252,9 @@ class PoolStore:
 
     def __init__(self, design: BaseDesign) -> None:
         self.design = design
-        self.era = zsmalloc_era(design.era.name)
+        #: The zsmalloc era of the design's kernel era, and its name.
+        self.zs = design.era.zsmalloc
+        self.era = self.zs.name
         self.pool: ZsPool | None = None
         self._pending_failures = 0
         #: handle -> (address handed out, object size, local_copy buffer) of open mappings.
@@ -277,11 +276,14 @@ class PoolStore:
         else:
             self.pool.inject_alloc_failure(count)
 
-    def _pool(self, op: str) -> ZsPool:
+    def _pool(self, op: str, handle: int | None = None) -> ZsPool:
         if self.pool is None:
-            raise BadAccess(f"BUG: kernel NULL pointer dereference, address: 0000000000000000 "
-                            f"({op} on dd_callsite_zpool before late_initcall created it)",
-                            f"mm/zsmalloc.c:{op}")
+            arg = f" of handle {handle:#x}" if handle is not None else ""
+            exc = BadAccess(f"BUG: kernel NULL pointer dereference, address: 0000000000000000 "
+                            f"({op}{arg} on dd_callsite_zpool before late_initcall created "
+                            "it)", f"mm/zsmalloc.c:{op}", value=0)
+            exc.handle = handle  # type: ignore[attr-defined]
+            raise exc
         return self.pool
 
     def store(self, data: bytes) -> int:
@@ -291,7 +293,7 @@ class PoolStore:
         handle = pool.zs_malloc(len(data), GFP_KERNEL)
         if handle == 0 or pool.is_err_value(handle):
             return 0
-        if self.era == ERA_V58:
+        if self.zs.map_api:
             addr = pool.zs_map_object(handle, ZsMapMode.ZS_MM_WO)
             self.design.space.write(addr, data)
             pool.zs_unmap_object(handle)
@@ -302,8 +304,9 @@ class PoolStore:
     def map(self, handle: int, size: int, mode: ZsMapMode = ZsMapMode.ZS_MM_RO) -> int:
         """``zs_map_object(pool, handle, mode)`` (v5.8) or ``zs_obj_read_begin(pool, handle,
         size, local_copy)`` with a GFP_ATOMIC ``local_copy`` (current)."""
-        pool = self._pool("zs_map_object" if self.era == ERA_V58 else "zs_obj_read_begin")
-        if self.era == ERA_V58:
+        pool = self._pool("zs_map_object" if self.zs.map_api else "zs_obj_read_begin",
+                          handle)
+        if self.zs.map_api:
             addr = pool.zs_map_object(handle, mode)
             self.mapped[handle] = (addr, size, 0)
             return addr
@@ -315,9 +318,9 @@ class PoolStore:
     def unmap(self, handle: int, dirty: bool = False) -> None:
         """``zs_unmap_object`` (v5.8) or ``zs_obj_read_end`` then, for a written object,
         ``zs_obj_write`` of what the caller changed (current)."""
-        pool = self._pool("zs_unmap_object")
+        pool = self._pool("zs_unmap_object", handle)
         addr, size, buf = self.mapped.pop(handle, (0, 0, 0))
-        if self.era == ERA_V58:
+        if self.zs.map_api:
             pool.zs_unmap_object(handle)
             return
         data = self.design.space.read(addr, size) if dirty and addr else b""
@@ -329,7 +332,7 @@ class PoolStore:
 
     def free(self, handle: int) -> None:
         """mm/zsmalloc.c:zs_free."""
-        self._pool("zs_free").zs_free(handle)
+        self._pool("zs_free", handle).zs_free(handle)
 
     def is_handle(self, handle: int) -> bool:
         """Whether ``handle`` is a live handle of the pool (what the kernel cannot ask)."""
@@ -351,7 +354,7 @@ def site_of(values: dict[str, int], prefix: str, flags: int) -> DdebugSite:
     """A :class:`DdebugSite` from decoded ``struct _ddebug`` leaves under ``prefix``."""
     return DdebugSite(values[prefix + "modname"], values[prefix + "function"],
                       values[prefix + "filename"], values[prefix + "format"],
-                      values[prefix + "lineno"], values.get(prefix + "class_id", 63), flags)
+                      values[prefix + "lineno"], values.get(prefix + "class_id", _DPRINTK_CLASS_DFLT), flags)
 
 
 class PooledDesign(RelinkedDesign):
@@ -379,5 +382,5 @@ class PooledDesign(RelinkedDesign):
                          table_bytes=self.table_bytes(), other_bytes=extra)
 
 
-__all__ = ["POOL_ERA", "PoolStore", "PooledDesign", "Relinked", "RelinkedDesign", "c_layout",
+__all__ = ["PoolStore", "PooledDesign", "Relinked", "RelinkedDesign", "c_layout",
            "place_region"]

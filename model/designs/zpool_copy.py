@@ -28,6 +28,7 @@ from model.designs import register
 from model.designs.protocol import DdebugSite, DdebugTable
 from model.designs.split import SplitDesign
 from model.designs.storage import PooledDesign, PoolStore, Relinked
+from model.eras import _DPRINTK_CLASS_DFLT
 from model.zsmalloc import ZsMapMode
 
 SITE_ZPOOL_ADD = "lib/dynamic_debug.c:ddebug_add_module"
@@ -121,7 +122,7 @@ class ZpoolCopyDesign(PooledDesign, SplitDesign):
             self.head_set(dt, i, {"site": site})
         b = self.read_body(site)
         return DdebugSite(b["modname"], b["function"], b["filename"], b["format"], b["lineno"],
-                          b.get("class_id", 63), head["flags"])
+                          b.get("class_id", _DPRINTK_CLASS_DFLT), head["flags"])
 
     def keep_mapped(self, dt: DdebugTable, i: int) -> bool:
         """Whether ``put`` leaves the site mapped (the cache); never here."""

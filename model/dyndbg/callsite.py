@@ -1,47 +1,8 @@
-"""What a ``pr_debug()`` callsite is at the source level, before any linker places it.
-
-``DEFINE_DYNAMIC_DEBUG_METADATA`` (include/linux/dynamic_debug.h) records ``KBUILD_MODNAME``,
-``__func__``, ``__FILE__``, the format, ``__LINE__``, the class and the default flags.
-"""
+"""The source-level callsite and module values, re-exported where dynamic debug's users first
+found them; they are defined in :mod:`model.source`."""
 
 from __future__ import annotations
 
-import attrs
+from model.source import CallsiteSpec, ClassMapSpec, ModuleSpec
 
-#: ``_DPRINTK_CLASS_DFLT`` = (1 << CLS_BITS) - 1, include/linux/dynamic_debug.h, v6.1+.
-DPRINTK_CLASS_DFLT = 63
-
-
-@attrs.frozen
-class CallsiteSpec:
-    """One ``pr_debug()`` callsite as its source states it."""
-
-    modname: str
-    function: str
-    filename: str
-    format: str
-    lineno: int
-    class_id: int = DPRINTK_CLASS_DFLT
-    flags: int = 0
-
-
-@attrs.frozen
-class ClassMapSpec:
-    """``DECLARE_DYNDBG_CLASSMAP(_var, _maptype, _base, ...)`` (v6.1+): ``class_names[j]`` is
-    class ``base + j`` of the declaring module (``struct ddebug_class_map``)."""
-
-    base: int
-    class_names: tuple[str, ...]
-    map_type: str = "DD_CLASS_TYPE_DISJOINT_BITS"
-
-
-@attrs.frozen
-class ModuleSpec:
-    """A module's callsites in link order; ``builtin`` ones live in vmlinux' ``__dyndbg``."""
-
-    name: str
-    callsites: tuple[CallsiteSpec, ...]
-    builtin: bool = False
-    #: ``__dyndbg_classes`` of the module (v6.1+); empty in most modules.
-    classes: tuple[ClassMapSpec, ...] = ()
-
+__all__ = ["CallsiteSpec", "ClassMapSpec", "ModuleSpec"]

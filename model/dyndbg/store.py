@@ -17,9 +17,9 @@ from typing import Protocol
 
 import attrs
 
-from model.dyndbg.callsite import ClassMapSpec
 from model.dyndbg.era import Era
 from model.memory import AddressSpace
+from model.source import ClassMapSpec
 
 
 class ContextLike(Protocol):

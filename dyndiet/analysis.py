@@ -1,4 +1,5 @@
-"""The figures ``dyndiet analyze`` reports on real callsite tables.
+"""The figures ``dyndiet analyze`` reports on real callsite tables (the engine of
+:mod:`dyndiet.commands.analyze`).
 
 Per table (a vmlinux or a module, :class:`model.elf.DyndbgTable`) and in total:
 
@@ -37,11 +38,12 @@ from model.context import KernelContext
 from model.corpus import corpus_from_tables, corpus_images
 from model.designs import builtin_designs
 from model.designs.protocol import Footprint
-from model.elf import POINTER_FIELDS, DyndbgTable, layout_era
+from model.elf import POINTER_FIELDS, DyndbgTable
+from model.eras import get_era, layout_era
 from model.errors import KernelBug
 from model.linker import ModuleImage, image_from_placements
 from model.memory import AddressSpace
-from model.zsmalloc_classes import ClassTable, class_table, zsmalloc_era
+from model.zsmalloc_classes import ClassTable, class_table
 
 #: Compressors as zram's backends configure them, by the names zram's ``comp_algorithm`` uses;
 #: ``none`` stores each object as it is (the 2020 zs-pool copy).
@@ -68,10 +70,10 @@ class PoolFootprint:
 
 
 def zs_class_table(abi: Abi, era: str) -> ClassTable:
-    """The class table ``zs_create_pool`` builds for ``abi`` in dyndbg era ``era``, in the
-    zsmalloc era the designs' pool runs on (:data:`model.zsmalloc_classes.POOL_ERA`: v5.8's
-    allocator for v5.8, v6.1 and v6.12 records, the current one for v6.19)."""
-    return class_table(zsmalloc_era(era), abi.page_size, bits_per_long=abi.bits_per_long,
+    """The class table ``zs_create_pool`` builds for ``abi`` in kernel era ``era``, in the
+    zsmalloc era the designs' pool runs on (:attr:`model.eras.Era.zsmalloc`: each era's own
+    allocator, the current one for v6.19)."""
+    return class_table(get_era(era).zsmalloc.name, abi.page_size, bits_per_long=abi.bits_per_long,
                        physmem_bits=52 if abi.bits_per_long == 64 else 32)
 
 

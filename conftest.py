@@ -6,9 +6,11 @@ import os
 
 import pytest
 
+from dyndiet.generation import settle_constants
 from properties.profiles import load_selected_profile
 
 PROFILE = load_selected_profile()
+settle_constants()  # the same pool of drawn constants as a dyndiet command (dyndiet/generation.py)
 
 
 def pytest_report_header(config: pytest.Config) -> str:

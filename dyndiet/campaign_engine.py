@@ -39,6 +39,7 @@ from hypothesis import Phase
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
 from dyndiet.campaign_state import ChunkOutcome, JobSpec
+from dyndiet.generation import settle_constants
 from model.errors import InputError
 from properties.catalogue import DesignRef, Target, get_property
 from properties.runner import Budget, PropertyResult, run_property
@@ -330,6 +331,7 @@ def run_chunk(spec: ChunkSpec) -> ChunkOutcome:
     :class:`~model.errors.InputError` (a design file or corpus this worker cannot read)
     propagates: the campaign stops with its one line."""
     started, t0 = time.time(), time.perf_counter()
+    settle_constants()
     design = _design(spec.job)
     own = frozenset(str(Path(f).resolve()) for f in
                     ([design.source] if design.source != "built-in" else []))

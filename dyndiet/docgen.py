@@ -4,13 +4,14 @@
 and rewrites, in ``docs/designs/``, each design page from its ``<!-- VERDICTS name -->`` marker
 to the end, and ``seed.md`` between ``<!-- SUMMARY -->`` and ``<!-- /SUMMARY -->``, with what
 the run found (``dyndiet check --format markdown``).  ``--report FILE`` takes a saved
-``report.json`` instead of running; ``--check`` changes nothing and exits 1 when a page differs
-(the test suite runs it on the main job's own report).
+``report.json`` instead of running; ``--check`` changes nothing, prints what differs and exits
+1 when a page differs (the test suite runs it on the main job's own report).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import tempfile
 from pathlib import Path
@@ -20,6 +21,8 @@ from dyndiet.report import load_document, render_markdown
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "designs"
 SUMMARY, SUMMARY_END = "<!-- SUMMARY -->", "<!-- /SUMMARY -->"
+#: Lines of unified diff ``--check`` prints for stale pages.
+DIFF_SHOWN = 60
 
 
 def _marker(name: str) -> str:
@@ -94,11 +97,20 @@ def main(argv: list[str] | None = None) -> int:
             dyndiet(["check", "--output", tmp, "--format", "json"])
             doc = load_document(Path(tmp) / "report.json")
     stale = []
+    shown = 0
     for page, text in sorted(pages(doc).items()):
-        if page.read_text() != text:
+        old = page.read_text()
+        if old != text:
             stale.append(page.name)
             if not args.check:
                 page.write_text(text)
+            elif shown < DIFF_SHOWN:  # what differs, so a stale page in CI explains itself
+                diff = list(difflib.unified_diff(old.splitlines(), text.splitlines(),
+                                                 f"docs/designs/{page.name}", "this run",
+                                                 n=0, lineterm=""))
+                for line in diff[:DIFF_SHOWN - shown]:
+                    print(line, file=sys.stderr)
+                shown += min(len(diff), DIFF_SHOWN - shown)
     if stale:
         print(f"docgen: {'stale' if args.check else 'rewrote'}: {', '.join(stale)}",
               file=sys.stderr)

@@ -9,6 +9,7 @@ import pkgutil
 
 import dyndiet.benchmarks as benchmarks
 from dyndiet.benchmarks import Figure
+from dyndiet.generation import settle_constants
 from model.errors import InputError
 
 HELP = "measure the model's and the state machines' speed (ratios measured in one run)"
@@ -25,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    settle_constants()
     known = areas()
     for a in args.area:
         if a not in known:

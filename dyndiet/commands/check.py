@@ -16,6 +16,7 @@ from hypothesis import settings as hsettings
 from dyndiet import patch_report
 from dyndiet.designs import resolve_designs
 from dyndiet.findings import findings_of
+from dyndiet.generation import settle_constants
 from dyndiet.options import (
     add_budget_options,
     add_target_options,
@@ -270,6 +271,7 @@ def _command(args: argparse.Namespace, budget: Budget, profile: str) -> list[str
 
 
 def run(args: argparse.Namespace) -> int:
+    settle_constants()
     if args.patch:
         return run_patches(args)
     check_output_dir(args.output)

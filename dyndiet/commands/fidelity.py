@@ -9,6 +9,7 @@ import sys
 import textwrap
 from typing import TYPE_CHECKING, Any
 
+from dyndiet.generation import settle_constants
 from dyndiet.options import positive_int
 from kernel.sources import DEFAULT_KERNEL, PACKAGED, kernel_source
 from properties.profiles import register_profiles
@@ -103,6 +104,7 @@ def as_json(results: list[AreaResult], args: argparse.Namespace) -> dict[str, An
 def run(args: argparse.Namespace) -> int:
     from properties.fidelity import run_area
 
+    settle_constants()
     register_profiles()
     source = kernel_source(args.kernel, args.kernel_tree)
     budget = Budget(max_examples=args.max_examples, stateful_step_count=args.steps,

@@ -14,6 +14,7 @@ from dyndiet.campaign import (
 )
 from dyndiet.campaign_engine import open_database
 from dyndiet.designs import resolve_designs
+from dyndiet.generation import settle_constants
 from dyndiet.options import (
     add_target_options,
     check_corpus,
@@ -69,6 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    settle_constants()
     designs = resolve_designs(args.designs)
     props = catalogue(unlisted=bool(args.property))
     if args.property:

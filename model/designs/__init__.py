@@ -3,14 +3,14 @@
 
 ``builtin_designs()`` maps each built-in design's ``name`` to its class; ``SEED_DESIGNS`` names
 those of the 2020 series, in the order the series proposed them.  A design module registers its
-class with :func:`register`; the modules listed in ``_BUILTIN_MODULES`` are imported on first use
-(a module not written yet is skipped).
+class with :func:`register`; the modules listed in ``_BUILTIN_MODULES`` are imported on first use,
+and the designs are listed in that order (the order of the modules, then of registration in a
+module), whatever order the modules happened to be imported in.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from typing import Any, TypeVar
 
 _REGISTRY: dict[str, Any] = {}
@@ -38,15 +38,20 @@ def register(cls: T) -> T:
 
 def _load() -> None:
     for mod in _BUILTIN_MODULES:
-        full = f"model.designs.{mod}"
-        if importlib.util.find_spec(full) is not None:
-            importlib.import_module(full)
+        importlib.import_module(f"model.designs.{mod}")
+
+
+def _presentation(item: tuple[int, tuple[str, Any]]) -> tuple[int, int]:
+    at, (_, cls) = item
+    module = str(getattr(cls, "__module__", "")).rpartition(".")[2]
+    rank = _BUILTIN_MODULES.index(module) if module in _BUILTIN_MODULES else len(_BUILTIN_MODULES)
+    return rank, at
 
 
 def builtin_designs() -> dict[str, Any]:
-    """Every built-in design class by name."""
+    """Every built-in design class by name, in presentation order."""
     _load()
-    return dict(_REGISTRY)
+    return dict(item for _, item in sorted(enumerate(_REGISTRY.items()), key=_presentation))
 
 
 def seed_designs() -> tuple[str, ...]:

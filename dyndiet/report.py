@@ -241,7 +241,9 @@ def _summary(doc: dict[str, Any]) -> list[str]:
     n_found = sum(len(d["findings"]) for d in designs)
     bad = [d for d in designs if d["findings"]]
     first = designs[0] if designs else {"era": "?", "abi": "?"}
-    lines = wrap(f"dyndiet check: {len(designs)} design{'s' if len(designs) != 1 else ''} "
+    words = str(tool.get("command", "")).split()
+    verb = words[1] if len(words) > 1 and words[0] == "dyndiet" else "check"
+    lines = wrap(f"dyndiet {verb}: {len(designs)} design{'s' if len(designs) != 1 else ''} "
                  f"({first['era']}, {first['abi']}): "
                  + (f"{n_found} finding{'s' if n_found != 1 else ''} in {len(bad)}"
                     if n_found else "no findings"), sub="  ")

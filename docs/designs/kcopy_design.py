@@ -28,7 +28,8 @@ class KcopyDesign(BaseDesign):
         #: images whose record section was given back
         self.reclaimed: set[str] = set()
 
-    # where a record lives: the copy once there is one, the section before
+    # where a record lives: the copy once there is one, the section before (BaseDesign's
+    # record accessors and key_addr follow it)
     def record_addr(self, dt: DdebugTable, i: int) -> int:
         return self.copies.get((dt.ident, i), dt.desc_addr(i))
 
@@ -69,22 +70,6 @@ class KcopyDesign(BaseDesign):
             addr = self.copies.pop((dt.ident, i), None)
             if addr is not None:
                 self.ctx.kfree(addr)
-
-    # the record accessors of BaseDesign, pointed at the copy
-    def read_record(self, dt: DdebugTable, i: int) -> dict[str, int]:
-        return self.layout.decode(self.space.read(self.record_addr(dt, i), self.layout.size))
-
-    def write_record_field(self, dt: DdebugTable, i: int, path: str, value: int) -> None:
-        addr = self.record_addr(dt, i)
-        values = self.layout.decode(self.space.read(addr, self.layout.size))
-        values[path] = value
-        self.space.write(addr, self.layout.encode(values))
-
-    def get_flags(self, dt: DdebugTable, i: int) -> int:
-        return self.read_record(dt, i)["flags"]
-
-    def key_addr(self, dt: DdebugTable, i: int) -> int:
-        return super().key_addr(dt, i) - dt.desc_addr(i) + self.record_addr(dt, i)
 
     def footprint(self) -> Footprint:
         object_size = next(s for s in KMALLOC_SIZES if s >= self.layout.size)

@@ -274,11 +274,18 @@ class BaseDesign(abc.ABC):
 
     # --- default record access: the record in its section -------------------------------------
 
+    def record_addr(self, dt: DdebugTable, i: int) -> int:
+        """Where callsite ``i``'s whole ``struct _ddebug`` lives: in its section
+        (``dt.desc_addr(i)``) unless the design moved it.  The record accessors below and
+        ``key_addr`` read and write there, so a design that copies records elsewhere overrides
+        this alone."""
+        return dt.desc_addr(i)
+
     def read_record(self, dt: DdebugTable, i: int) -> dict[str, int]:
-        return self.layout.decode(self.space.read(dt.desc_addr(i), self.layout.size))
+        return self.layout.decode(self.space.read(self.record_addr(dt, i), self.layout.size))
 
     def write_record_field(self, dt: DdebugTable, i: int, path: str, value: int) -> None:
-        addr = dt.desc_addr(i)
+        addr = self.record_addr(dt, i)
         values = self.layout.decode(self.space.read(addr, self.layout.size))
         values[path] = value
         self.space.write(addr, self.layout.encode(values))
@@ -293,9 +300,9 @@ class BaseDesign(abc.ABC):
         if (cls.read_record is not BaseDesign.read_record
                 or cls.site_from_record is not BaseDesign.site_from_record):
             return self.site_from_record(self.read_record(dt, i))
-        # The record read in its section, decoded once per distinct bytes: a decoded site is a
+        # The record read where it lives, decoded once per distinct bytes: a decoded site is a
         # frozen value of the bytes alone, so the same bytes give the same site.
-        raw = self.space.read(dt.desc_addr(i), self.layout.size)
+        raw = self.space.read(self.record_addr(dt, i), self.layout.size)
         cache = _site_cache(self)
         site = cache.get(raw)
         if site is None:
@@ -309,7 +316,8 @@ class BaseDesign(abc.ABC):
         """Nothing to release when the site is read in place."""
 
     def get_flags(self, dt: DdebugTable, i: int) -> int:
-        return self.layout.get(self.space.read(dt.desc_addr(i), self.layout.size), "flags")
+        return self.layout.get(self.space.read(self.record_addr(dt, i), self.layout.size),
+                               "flags")
 
     def set_flags(self, dt: DdebugTable, i: int, flags: int) -> None:
         self.write_record_field(dt, i, "flags", flags)
@@ -320,7 +328,7 @@ class BaseDesign(abc.ABC):
         """Address of the callsite's ``key.dd_key_true.key.enabled`` counter."""
         if not self.jump_label:
             raise KernelBug("BUG: static key used without CONFIG_JUMP_LABEL", "model")
-        return dt.desc_addr(i) + self.layout.member(KEY_ENABLED).offset
+        return self.record_addr(dt, i) + self.layout.member(KEY_ENABLED).offset
 
     def static_key_enabled(self, dt: DdebugTable, i: int) -> bool:
         """``static_key_enabled()``: ``atomic_read(&key->enabled) > 0``."""

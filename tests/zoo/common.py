@@ -122,23 +122,6 @@ class KcopyBase(BaseDesign):
                 self.ctx.kfree(addr)
         self.reclaimed.discard(image_name(dt))
 
-    # --- record access through the copy --------------------------------------------------------
-
-    def read_record(self, dt: DdebugTable, i: int) -> dict[str, int]:
-        return self.layout.decode(self.space.read(self.record_addr(dt, i), self.layout.size))
-
-    def write_record_field(self, dt: DdebugTable, i: int, path: str, value: int) -> None:
-        addr = self.record_addr(dt, i)
-        values = self.layout.decode(self.space.read(addr, self.layout.size))
-        values[path] = value
-        self.space.write(addr, self.layout.encode(values))
-
-    def get_flags(self, dt: DdebugTable, i: int) -> int:
-        return self.read_record(dt, i)["flags"]
-
-    def key_addr(self, dt: DdebugTable, i: int) -> int:
-        return super().key_addr(dt, i) - dt.desc_addr(i) + self.record_addr(dt, i)
-
     def footprint(self) -> Footprint:
         kept = sum(img.records_size for n, img in self.images.items() if n not in self.reclaimed)
         gone = sum(img.records_size for n, img in self.images.items() if n in self.reclaimed)

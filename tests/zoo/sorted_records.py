@@ -72,21 +72,6 @@ class SortedIndex(BaseDesign):
         base, _pos = self.sorted[dt.ident]
         return base + self.position(dt, i) * self.layout.size
 
-    def read_record(self, dt: DdebugTable, i: int) -> dict[str, int]:
-        return self.layout.decode(self.space.read(self.record_addr(dt, i), self.layout.size))
-
-    def write_record_field(self, dt: DdebugTable, i: int, path: str, value: int) -> None:
-        addr = self.record_addr(dt, i)
-        values = self.layout.decode(self.space.read(addr, self.layout.size))
-        values[path] = value
-        self.space.write(addr, self.layout.encode(values))
-
-    def get_flags(self, dt: DdebugTable, i: int) -> int:
-        return self.read_record(dt, i)["flags"]
-
-    def key_addr(self, dt: DdebugTable, i: int) -> int:
-        return super().key_addr(dt, i) - dt.desc_addr(i) + self.record_addr(dt, i)
-
     def footprint(self) -> Footprint:
         section = sum(len(p) * self.layout.size for _b, p in self.sorted.values())
         return Footprint(callsites=self.callsite_count(), section_bytes=section,

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
+from model.designs.protocol import BaseDesign, DdebugTable, Footprint
 from model.dyndbg.era import _DPRINTK_FLAGS_PRINT
 
-from .common import table_region
+from .common import FlagsElsewhere, table_region
 
 BITS = 64
 
 
-class PrintBitmap(BaseDesign):
+class PrintBitmap(FlagsElsewhere):
     """The print bits in a bitmap section per table (module docstring)."""
 
     name: ClassVar[str] = "print-bitmap"
@@ -67,11 +67,6 @@ class PrintBitmap(BaseDesign):
         byte = byte | mask if flags & _DPRINTK_FLAGS_PRINT else byte & ~mask
         self.space.write(addr, bytes([byte]))
         super().set_flags(dt, i, flags & ~_DPRINTK_FLAGS_PRINT)
-
-    def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
-        s = super().get_site(dt, i)
-        return DdebugSite(s.modname, s.function, s.filename, s.format, s.lineno, s.class_id,
-                          self.get_flags(dt, i))
 
     def footprint(self) -> Footprint:
         section = sum(img.records_size for img in self.images.values())

@@ -10,6 +10,9 @@ next, each written the way such a patch would be, with the model's allocators.
 * :class:`HotCopy` / :class:`FullCopy`: records stay in their section; an enabled callsite gets
   a 32-byte ``kmalloc`` copy of the fields its prefix prints (``HotCopy``), against a copy of
   every record (``FullCopy``, the design ``HotCopy`` claims to beat: same file).
+* :class:`FlagsElsewhere`: a base for designs that keep a callsite's flags outside its record
+  (a vector, a page of slots, a bitmap, a pool object): ``get_site`` reports ``get_flags``,
+  and a design that keeps one byte per callsite names it with ``flag_byte``.
 * :func:`table_region`: a design section of its own for one table, named after its image so
   ``rmmod`` frees it with the module.
 """
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import attrs
+
 from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
 from model.designs.storage import place_region
 from model.dyndbg.era import _DPRINTK_CLASS_DFLT, _DPRINTK_FLAGS_PRINT
@@ -25,12 +30,37 @@ from model.gfp import GFP_KERNEL
 from model.linker import ModuleImage
 from model.slab import KMALLOC_SIZES
 
-__all__ = ["FullCopy", "HotCopy", "KcopyBase", "kmalloc_size", "table_region"]
+__all__ = ["FlagsElsewhere", "FullCopy", "HotCopy", "KcopyBase", "kmalloc_size",
+           "table_region"]
 
 
 def kmalloc_size(size: int) -> int:
     """The ``kmalloc-N`` object ``kmalloc(size)`` hands out (mm/slab_common.c)."""
     return next(s for s in KMALLOC_SIZES if s >= size)
+
+
+class FlagsElsewhere(BaseDesign):
+    """Flags kept outside the record: the site ``get_site`` returns carries ``get_flags``, not
+    the record's stale bits.  ``flag_byte`` (default: none) is the address of callsite ``i``'s
+    flags byte where the design keeps one, ``None`` where the record still holds them; a design
+    that keeps its flags another way overrides ``get_flags``/``set_flags`` instead."""
+
+    def flag_byte(self, dt: DdebugTable, i: int) -> int | None:
+        return None
+
+    def get_flags(self, dt: DdebugTable, i: int) -> int:
+        addr = self.flag_byte(dt, i)
+        return super().get_flags(dt, i) if addr is None else self.space.read(addr, 1)[0]
+
+    def set_flags(self, dt: DdebugTable, i: int, flags: int) -> None:
+        addr = self.flag_byte(dt, i)
+        if addr is None:
+            super().set_flags(dt, i, flags)
+        else:
+            self.space.write(addr, bytes([flags & 0xFF]))
+
+    def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
+        return attrs.evolve(super().get_site(dt, i), flags=self.get_flags(dt, i))
 
 
 def image_name(dt: DdebugTable) -> str:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
+from model.designs.protocol import BaseDesign, DdebugTable, Footprint
 from model.designs.storage import PoolStore
 
+from .common import FlagsElsewhere
 
-class PoolFlagsBase(BaseDesign):
+
+class PoolFlagsBase(FlagsElsewhere):
     """Flags in a pool object per table (module docstring), no fault hook of its own."""
 
     title: ClassVar[str] = "each table's flags in a zs-pool object"
@@ -66,11 +68,6 @@ class PoolFlagsBase(BaseDesign):
         addr = self.zpool.map(handle, dt.num_ddebugs)
         self.space.write(addr + i, bytes([flags & 0xFF]))
         self.zpool.unmap(handle, dirty=True)
-
-    def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
-        s = super().get_site(dt, i)
-        return DdebugSite(s.modname, s.function, s.filename, s.format, s.lineno, s.class_id,
-                          self.get_flags(dt, i))
 
     def compact(self) -> int:
         return self.zpool.compact()

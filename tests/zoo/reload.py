@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
+from model.designs.protocol import BaseDesign, DdebugTable, Footprint
 from model.gfp import GFP_KERNEL
 
-from .common import kmalloc_size
+from .common import FlagsElsewhere, kmalloc_size
 
 
-class FlagVector(BaseDesign):
+class FlagVector(FlagsElsewhere):
     """Flags in a per-table vector; records, keys and strings stay in the section."""
 
     name: ClassVar[str] = "flag-vector"
@@ -36,7 +36,7 @@ class FlagVector(BaseDesign):
         addr = self.ctx.kmalloc(dt.num_ddebugs, GFP_KERNEL)
         if not addr:
             return  # no vector: the records keep the flags
-        data = bytes(super(FlagVector, self).get_flags(dt, i) for i in range(dt.num_ddebugs))
+        data = bytes(BaseDesign.get_flags(self, dt, i) for i in range(dt.num_ddebugs))
         self.space.write(addr, data)
         self.vectors[dt.mod_name] = (addr, dt.num_ddebugs)
 
@@ -48,25 +48,9 @@ class FlagVector(BaseDesign):
     def on_remove_table(self, dt: DdebugTable) -> None:
         self.release(dt)
 
-    def slot(self, dt: DdebugTable, i: int) -> int | None:
+    def flag_byte(self, dt: DdebugTable, i: int) -> int | None:
         vec = self.vectors.get(dt.mod_name)
         return vec[0] + i if vec is not None and i < vec[1] else None
-
-    def get_flags(self, dt: DdebugTable, i: int) -> int:
-        addr = self.slot(dt, i)
-        return super().get_flags(dt, i) if addr is None else self.space.read(addr, 1)[0]
-
-    def set_flags(self, dt: DdebugTable, i: int, flags: int) -> None:
-        addr = self.slot(dt, i)
-        if addr is None:
-            super().set_flags(dt, i, flags)
-        else:
-            self.space.write(addr, bytes([flags & 0xFF]))
-
-    def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
-        s = super().get_site(dt, i)
-        return DdebugSite(s.modname, s.function, s.filename, s.format, s.lineno, s.class_id,
-                          self.get_flags(dt, i))
 
     def footprint(self) -> Footprint:
         section = sum(img.records_size for img in self.images.values())

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from model.designs.protocol import BaseDesign, DdebugSite, DdebugTable, Footprint
+from model.designs.protocol import BaseDesign, DdebugTable, Footprint
 from model.gfp import GFP_KERNEL
+
+from .common import FlagsElsewhere
 
 SLOTS = 16
 SLOT_SIZE = 256
 
 
-class FlagPage(BaseDesign):
+class FlagPage(FlagsElsewhere):
     """Flags in a page of 16 slots (module docstring)."""
 
     name: ClassVar[str] = "flag-page"
@@ -54,27 +56,11 @@ class FlagPage(BaseDesign):
     def on_remove_table(self, dt: DdebugTable) -> None:
         self.slots.pop(dt.ident, None)
 
-    def entry(self, dt: DdebugTable, i: int) -> int | None:
+    def flag_byte(self, dt: DdebugTable, i: int) -> int | None:
         slot = self.slots.get(dt.ident)
         if slot is None or i >= SLOT_SIZE or not self.page:
             return None
         return self.page + slot * SLOT_SIZE + i
-
-    def get_flags(self, dt: DdebugTable, i: int) -> int:
-        addr = self.entry(dt, i)
-        return super().get_flags(dt, i) if addr is None else self.space.read(addr, 1)[0]
-
-    def set_flags(self, dt: DdebugTable, i: int, flags: int) -> None:
-        addr = self.entry(dt, i)
-        if addr is None:
-            super().set_flags(dt, i, flags)
-        else:
-            self.space.write(addr, bytes([flags & 0xFF]))
-
-    def get_site(self, dt: DdebugTable, i: int) -> DdebugSite:
-        s = super().get_site(dt, i)
-        return DdebugSite(s.modname, s.function, s.filename, s.format, s.lineno, s.class_id,
-                          self.get_flags(dt, i))
 
     def footprint(self) -> Footprint:
         section = sum(img.records_size for img in self.images.values())

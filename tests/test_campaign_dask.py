@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from dyndiet.benchmarks.campaign import dask_cluster
 from tests.test_fuzz import (  # noqa: F401 - redis_url is a fixture
     EXPECTED,
-    _free_port,
     counterexamples,
     redis_url,
     run_env,
@@ -25,37 +25,12 @@ from tests.test_fuzz import (  # noqa: F401 - redis_url is a fixture
 )
 from tests.toy_designs import TOY_DESIGN_FILE
 
-DASK = Path(sys.executable).parent / "dask"
-
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[str]:
     """A scheduler and a ``dask worker`` with two worker processes (one thread each)."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**run_env(), "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
-           "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
-    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port",
-                               str(port), "--no-dashboard"], env=env, cwd=tmp_path,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    procs.append(subprocess.Popen([str(DASK), "worker", address, "--nworkers", "2",
-                                   "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
-                                  env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL))
-    try:
-        from distributed import Client
-
-        with Client(address, timeout=30) as client:
-            client.wait_for_workers(2, timeout=60)
+    with dask_cluster(2, cwd=tmp_path) as address:
         yield address
-    finally:
-        for p in reversed(procs):
-            p.send_signal(signal.SIGTERM)
-        for p in reversed(procs):
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
 
 
 def worker_pids(address: str) -> dict[str, int]:

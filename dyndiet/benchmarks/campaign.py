@@ -54,15 +54,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def dask_cluster(workers: int) -> Iterator[str]:
-    """A ``dask scheduler`` and ``workers`` worker processes (one thread each) on localhost."""
+def dask_cluster(workers: int, cwd: Path | None = None) -> Iterator[str]:
+    """A ``dask scheduler`` and ``workers`` worker processes (one thread each) on localhost,
+    importing what this process can (its ``sys.path``), run in ``cwd`` (default: here)."""
     dask = shutil.which("dask", path=str(Path(sys.executable).parent)) or "dask"
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0",
            "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False",
            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env, "cwd": cwd}
     procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--no-dashboard"], **quiet)]  # type: ignore[call-overload]
     procs.append(subprocess.Popen([dask, "worker", address, "--nworkers", str(workers),
